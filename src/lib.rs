@@ -1,0 +1,77 @@
+//! # nogil
+//!
+//! SIMD, `unsafe` and multithreaded kernels on a persistent, core-pinned
+//! thread pool with OpenMP-style schedules and deterministic reductions: the
+//! notebook *"escaping the GIL"* (racy, locked and atomic counters; a parallel
+//! `summarize`; an O(n²) `pairwise_sum`; a Gaussian-mixture EM whose E-step is
+//! `prange(schedule='guided')` over raw pointers) done properly in Rust.
+//!
+//! ## Executors: the seed's backends as one trait
+//!
+//! Every parallel kernel takes an [`Executor`] and hands it a closure over
+//! index ranges, so one kernel runs under every strategy the seed tried and a
+//! benchmark compares like with like:
+//!
+//! | seed | nogil |
+//! |---|---|
+//! | plain loop, `n_jobs=1` | [`Sequential`] |
+//! | `multiprocessing.Pool(4)` made per call | [`SpawnPerCall`] |
+//! | joblib `Parallel(n_jobs=4, backend='threading')`, reused | [`Rayon`] |
+//! | `prange(n, schedule='guided', num_threads=4)` | [`Pool`] with [`Schedule::Guided`] |
+//!
+//! [`Pool`] is the one to use: the calling thread works as OpenMP's master
+//! does; the other workers persist, each pinned to its own allowed core, and
+//! between regions spin for [`DEFAULT_SPIN`] and then park, so an iterative
+//! algorithm pays well under a microsecond per region and an idle pool burns
+//! no CPU. A panic in a region is resumed on the caller with its payload and
+//! the pool stays usable; a region started inside a region runs inline.
+//! The thread count is the argument, else `NOGIL_NUM_THREADS`, else the number
+//! of CPUs the process may use.
+//!
+//! ```
+//! use nogil::{Pool, Schedule};
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//!
+//! let pool = Pool::new(2)?;
+//! let guided = pool.with_schedule(Schedule::Guided { min_chunk: 1 })?;
+//! let visited = AtomicUsize::new(0);
+//! guided.run(1_000, |range| {
+//!     visited.fetch_add(range.len(), Ordering::Relaxed);
+//! });
+//! assert_eq!(visited.into_inner(), 1_000);
+//! # Ok::<(), nogil::Error>(())
+//! ```
+//!
+//! ## Determinism
+//!
+//! [`map_reduce`] reduces fixed-size blocks and combines them in a fixed
+//! tree, so a floating-point reduction is bit-identical for any thread count,
+//! schedule and executor. OpenMP, rayon and joblib do not promise this.
+//!
+//! ## SIMD build story
+//!
+//! The lane width is fixed at compile time ([`simd`]): 8 f64 lanes with
+//! AVX-512F, 4 with AVX2+FMA, 4 portable lanes otherwise. This repository
+//! builds with `-C target-cpu=native` (`.cargo/config.toml`); a crate that
+//! depends on nogil chooses for itself (see the README). [`build_info`] says
+//! what a binary was built with.
+//!
+//! ## Errors
+//!
+//! Every fallible call returns [`Error`]; no argument a caller passes makes
+//! nogil panic, hang or misbehave.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod error;
+pub mod sched;
+pub mod simd;
+
+pub use error::Error;
+pub use sched::{Executor, Schedule};
+#[cfg(not(loom))]
+pub use sched::{
+    DEFAULT_BLOCK, DEFAULT_SPIN, OnPool, Pin, Pool, PoolBuilder, Rayon, Sequential, SpawnPerCall, default_threads,
+    for_each_chunk_mut, map_reduce,
+};
+pub use simd::{BuildInfo, build_info};

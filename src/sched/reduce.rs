@@ -1,0 +1,145 @@
+//! Deterministic reductions, and disjoint mutable output chunks.
+//!
+//! # The determinism promise
+//!
+//! [`map_reduce`] splits `0..n` into blocks of a fixed size, maps each block
+//! to a partial result exactly as the caller's `map` does it, and combines the
+//! partials in a fixed pairwise tree over block order. Which thread ran which
+//! block, in what order, under which schedule or executor, does not enter the
+//! computation, so a floating-point result is **bit-identical for any thread
+//! count, schedule and executor** (given a deterministic `map` and `reduce`).
+//!
+//! OpenMP's `reduction` clause, rayon's `reduce` and joblib's gathered sums
+//! all combine in an order that depends on timing or thread count, so their
+//! float results vary from run to run in the last bits.
+//!
+//! The tree: partials `p0 … p(m-1)` are combined level by level,
+//! `(p0 ⊕ p1), (p2 ⊕ p3), …`, an odd last one carried up unchanged, until one
+//! remains. The same tree written as plain loops is in `tests/reduce.rs`.
+
+use std::cell::UnsafeCell;
+use std::num::NonZeroUsize;
+use std::ops::Range;
+
+use super::Executor;
+
+/// The block size kernels use unless they have a reason to pick another:
+/// 4096 items is 32 KiB of f64, one L1 data cache, and enough work per block
+/// that claiming a block costs well under 1% of running it.
+pub const DEFAULT_BLOCK: NonZeroUsize = NonZeroUsize::new(4096).unwrap();
+
+/// One write-once slot per block, filled from whichever thread ran the block.
+struct Slots<T>(Box<[UnsafeCell<Option<T>>]>);
+
+// SAFETY: slot `b` is written only by the single call that received block
+// `b` (the `Executor` contract makes block ranges disjoint), and read only
+// after `for_each_range` returned; so sharing `&Slots` across threads never
+// lets two threads touch one slot. `T: Send` because values move threads.
+unsafe impl<T: Send> Sync for Slots<T> {}
+
+/// Reduces `0..n` deterministically: `map` each block of `block` items (the
+/// last may be shorter), then combine block results in a fixed pairwise tree.
+///
+/// Returns `None` when `n == 0`. The result is bit-identical whatever the
+/// executor, thread count or schedule (see the module docs).
+///
+/// ```
+/// use nogil::{Pool, Sequential, map_reduce, DEFAULT_BLOCK};
+/// let x: Vec<f64> = (0..100_000).map(|i| (i as f64).sin()).collect();
+/// let sum = |e: &dyn nogil::Executor| {
+///     map_reduce(e, x.len(), DEFAULT_BLOCK, |r| x[r].iter().sum::<f64>(), |a, b| a + b)
+/// };
+/// let pool = Pool::new(2)?;
+/// assert_eq!(sum(&Sequential).unwrap().to_bits(), sum(&pool).unwrap().to_bits());
+/// # Ok::<(), nogil::Error>(())
+/// ```
+pub fn map_reduce<T, E, M, R>(exec: &E, n: usize, block: NonZeroUsize, map: M, reduce: R) -> Option<T>
+where
+    T: Send,
+    E: Executor + ?Sized,
+    M: Fn(Range<usize>) -> T + Sync,
+    R: Fn(T, T) -> T,
+{
+    let block = block.get();
+    let blocks = n.div_ceil(block);
+    if blocks == 0 {
+        return None;
+    }
+    let slots = Slots((0..blocks).map(|_| UnsafeCell::new(None)).collect());
+    exec.for_each_range(blocks, &|range: Range<usize>| {
+        // Capture `&Slots` (which is Sync), not its field.
+        let slots = &slots;
+        for b in range {
+            let start = b * block;
+            let value = map(start..n.min(start + block));
+            // SAFETY: block `b` belongs to this call alone (Executor
+            // contract: disjoint ranges), so no other thread accesses slot `b`.
+            unsafe { *slots.0[b].get() = Some(value) };
+        }
+    });
+    let mut level: Vec<T> = slots
+        .0
+        .into_vec()
+        .into_iter()
+        .map(|cell| cell.into_inner().expect("Executor contract: every block is visited"))
+        .collect();
+    while level.len() > 1 {
+        let mut next = Vec::with_capacity(level.len().div_ceil(2));
+        let mut it = level.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => reduce(a, b),
+                None => a,
+            });
+        }
+        level = next;
+    }
+    level.pop()
+}
+
+/// Calls `body(items, chunk)` in parallel, where `chunk` is the part of `out`
+/// that holds `items` when every item owns `stride` consecutive elements.
+///
+/// This is how a kernel writes a per-row result (`r[i]` in the seed) from
+/// many threads without locks: the executor's ranges are disjoint, so the
+/// chunks are too. Items that do not fit (`out.len() / stride`) get none.
+///
+/// ```
+/// use nogil::{Pool, for_each_chunk_mut};
+/// let pool = Pool::new(2)?;
+/// let mut squares = vec![0u64; 1000];
+/// for_each_chunk_mut(&pool, &mut squares, 1, |items, chunk| {
+///     for (i, slot) in items.zip(chunk) {
+///         *slot = (i * i) as u64;
+///     }
+/// });
+/// assert_eq!(squares[999], 998_001);
+/// # Ok::<(), nogil::Error>(())
+/// ```
+pub fn for_each_chunk_mut<T, E, F>(exec: &E, out: &mut [T], stride: usize, body: F)
+where
+    T: Send,
+    E: Executor + ?Sized,
+    F: Fn(Range<usize>, &mut [T]) + Sync,
+{
+    if stride == 0 {
+        return;
+    }
+    let items = out.len() / stride;
+    let base = SendPtr(out.as_mut_ptr());
+    exec.for_each_range(items, &|range: Range<usize>| {
+        let base = &base;
+        let (start, end) = (range.start.min(items), range.end.min(items));
+        // SAFETY: `start <= end <= items`, so the chunk lies within `out`;
+        // the executor hands out disjoint ranges, so no two calls create
+        // overlapping `&mut` chunks; `out` is borrowed mutably for the whole
+        // call and `for_each_range` returns only after every call ended.
+        let chunk = unsafe { std::slice::from_raw_parts_mut(base.0.add(start * stride), (end - start) * stride) };
+        body(start..end, chunk);
+    });
+}
+
+struct SendPtr<T>(*mut T);
+// SAFETY: used only to rebuild disjoint sub-slices of a `&mut [T]` with
+// `T: Send` (see `for_each_chunk_mut`).
+unsafe impl<T: Send> Sync for SendPtr<T> {}

@@ -1,0 +1,88 @@
+//! The SIMD lane type, chosen once at compile time.
+//!
+//! `build.rs` reads the target features the crate is compiled with and sets
+//! `cfg(nogil_lanes)`: 8 f64 lanes (`wide::f64x8`, one AVX-512 register) when
+//! AVX-512F is enabled, otherwise 4 (`wide::f64x4`: one AVX2 register, or two
+//! 128-bit halves on SSE2 and NEON). Kernels are written against [`F64s`] and
+//! [`LANES`] and never name an instruction set. This is the only module that
+//! reads the cfg.
+
+/// The f64 lane vector every kernel uses.
+#[cfg(nogil_lanes = "8")]
+pub type F64s = wide::f64x8;
+/// The f64 lane vector every kernel uses.
+#[cfg(not(nogil_lanes = "8"))]
+pub type F64s = wide::f64x4;
+
+/// Number of f64 lanes in [`F64s`].
+pub const LANES: usize = core::mem::size_of::<F64s>() / core::mem::size_of::<f64>();
+
+/// What this build of nogil was compiled with.
+///
+/// Benches and the `nogil` program print it beside every figure, because the
+/// same code runs at different speeds with 4 and 8 lanes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildInfo {
+    /// The target triple, e.g. `x86_64-unknown-linux-gnu`.
+    pub target: &'static str,
+    /// The SIMD-relevant target features enabled, comma-separated.
+    pub features: &'static str,
+    /// f64 lanes per vector: 8 or 4.
+    pub lanes: usize,
+    /// `"avx512"`, `"avx2"` or `"portable"`.
+    pub isa: &'static str,
+    /// Cargo profile (`debug` or `release`).
+    pub profile: &'static str,
+    /// Optimisation level (`0` … `3`, `s`, `z`).
+    pub opt_level: &'static str,
+}
+
+/// Reports the target, enabled SIMD features, lane width and profile of this build.
+///
+/// ```
+/// let info = nogil::build_info();
+/// assert_eq!(info.lanes, nogil::simd::LANES);
+/// println!("{info}");
+/// ```
+pub fn build_info() -> BuildInfo {
+    BuildInfo {
+        target: env!("NOGIL_BUILD_TARGET"),
+        features: env!("NOGIL_BUILD_FEATURES"),
+        lanes: LANES,
+        isa: env!("NOGIL_BUILD_ISA"),
+        profile: env!("NOGIL_BUILD_PROFILE"),
+        opt_level: env!("NOGIL_BUILD_OPT_LEVEL"),
+    }
+}
+
+impl core::fmt::Display for BuildInfo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{} {} ({} f64 lanes; features {}; profile {}, opt-level {})",
+            self.target,
+            self.isa,
+            self.lanes,
+            if self.features.is_empty() { "none" } else { self.features },
+            self.profile,
+            self.opt_level
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lane_count_matches_the_build_scripts_choice() {
+        let recorded: usize = env!("NOGIL_BUILD_LANES").parse().unwrap();
+        assert_eq!(LANES, recorded);
+        let expected = match build_info().isa {
+            "avx512" => 8,
+            "avx2" | "portable" => 4,
+            other => panic!("unknown isa {other}"),
+        };
+        assert_eq!(LANES, expected);
+    }
+}
