@@ -37,12 +37,11 @@ fn main() {
     let target = env::var("TARGET").unwrap_or_default();
     let profile = env::var("PROFILE").unwrap_or_default();
     let opt_level = env::var("OPT_LEVEL").unwrap_or_default();
-    let simd_features: Vec<&str> = [
-        "sse2", "sse4.1", "sse4.2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512vl", "neon",
-    ]
-    .into_iter()
-    .filter(|f| has(f))
-    .collect();
+    let simd_features: Vec<&str> =
+        ["sse2", "sse4.1", "sse4.2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512vl", "neon"]
+            .into_iter()
+            .filter(|f| has(f))
+            .collect();
     println!("cargo::rustc-env=NOGIL_BUILD_TARGET={target}");
     println!("cargo::rustc-env=NOGIL_BUILD_FEATURES={}", simd_features.join(","));
     println!("cargo::rustc-env=NOGIL_BUILD_LANES={lanes}");

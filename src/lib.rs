@@ -68,10 +68,10 @@ pub mod sched;
 pub mod simd;
 
 pub use error::Error;
-pub use sched::{Executor, Schedule};
 #[cfg(not(loom))]
 pub use sched::{
     DEFAULT_BLOCK, DEFAULT_SPIN, OnPool, Pin, Pool, PoolBuilder, Rayon, Sequential, SpawnPerCall, default_threads,
     for_each_chunk_mut, map_reduce,
 };
+pub use sched::{Executor, Schedule};
 pub use simd::{BuildInfo, build_info};

@@ -124,9 +124,9 @@ impl FromStr for Schedule {
         };
         let chunk = match chunk {
             None => None,
-            Some(c) => Some(c.parse::<usize>().map_err(|_| {
-                format!("schedule {s:?}: chunk {c:?} is not a non-negative integer")
-            })?),
+            Some(c) => Some(
+                c.parse::<usize>().map_err(|_| format!("schedule {s:?}: chunk {c:?} is not a non-negative integer"))?,
+            ),
         };
         let schedule = match kind.to_ascii_lowercase().as_str() {
             "static" => Schedule::Static { chunk },
@@ -237,10 +237,9 @@ impl Plan {
     pub(crate) fn new(n: usize, threads: usize, schedule: Schedule) -> Plan {
         let team = schedule.team_size(n, threads);
         let dynamic_fetch_add = match schedule {
-            Schedule::Dynamic { chunk } => team
-                .checked_mul(chunk.min(n))
-                .and_then(|overshoot| overshoot.checked_add(n))
-                .is_some(),
+            Schedule::Dynamic { chunk } => {
+                team.checked_mul(chunk.min(n)).and_then(|overshoot| overshoot.checked_add(n)).is_some()
+            }
             _ => false,
         };
         Plan { n, team, schedule, dynamic_fetch_add }
@@ -268,6 +267,7 @@ pub(crate) struct Claim {
 
 impl Claim {
     /// Makes the counter ready for a new loop.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn reset(&self) {
         self.next.store(0, Ordering::Relaxed);
     }
@@ -327,6 +327,7 @@ impl Claim {
 
 /// Runs thread `tid`'s share of a loop: claims chunks and calls `body` on
 /// each, until none remain or `abort` is set (a teammate panicked).
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn participate(
     plan: &Plan,
     claim: &Claim,
@@ -395,10 +396,8 @@ mod tests {
     #[test]
     fn guided_sequence_follows_libgomps_formula() {
         // n = 100, 4 threads, min 3: 25, 19, 14, 11, 8, 6, 5, 3, 3, 3, 3 (last 0 left).
-        let seq: Vec<usize> = claim_sequence(100, 4, Schedule::Guided { min_chunk: 3 })
-            .iter()
-            .map(|r| r.len())
-            .collect();
+        let seq: Vec<usize> =
+            claim_sequence(100, 4, Schedule::Guided { min_chunk: 3 }).iter().map(|r| r.len()).collect();
         let mut expected = Vec::new();
         let mut remaining = 100usize;
         while remaining > 0 {

@@ -5,10 +5,10 @@ use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Mutex, PoisonError};
 
+use super::Executor;
 use super::chunks::{Claim, Plan, Schedule, participate};
 use super::pool::check_threads;
 use super::sync::AtomicBool;
-use super::Executor;
 use crate::Error;
 
 /// Runs the whole loop on the calling thread, as one range: the seed's

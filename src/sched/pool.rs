@@ -25,10 +25,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use super::Executor;
 use super::chunks::{Claim, Plan, Schedule, participate};
 use super::signal::{DoneLatch, WakeSlot};
 use super::sync::{AtomicBool, AtomicUsize, CachePadded, Ordering, Thread};
-use super::Executor;
 use crate::Error;
 
 /// The environment variable that sets the default thread count.

@@ -1,74 +1,77 @@
 //! How a worker learns there is work, and how the caller learns it is done.
 //!
 //! Two small protocols, both "spin for a while, then park", both free of lost
-//! wake-ups by the same argument:
+//! wake-ups for the same reason: each keeps its whole state in **one atomic
+//! word** whose bit 0 says "a thread is (about to be) parked on this", so the
+//! decision to sleep and the decision to wake are read-modify-writes of the
+//! same location, totally ordered by its modification order. No `SeqCst`
+//! store-then-load pairs (Dekker's pattern) are needed: acquire/release is
+//! enough, which is also exactly what loom can check.
 //!
-//! **Wake (`WakeSlot`)**, one per worker, on its own cache-line pair. The
-//! dispatcher posts a new generation number; the worker waits for the number
-//! to differ from the last one it ran.
+//! **Wake (`WakeSlot`)**, one per worker, on its own cache-line pair:
+//! `state = generation << 1 | SLEEPING`. The dispatcher posts a new
+//! generation; the worker waits for the generation to differ from the last
+//! one it ran.
 //!
 //! ```text
-//! dispatcher                          worker
-//! write job (plain)                   spin: gen.load(Acquire) != seen ?
-//! gen.store(g, SeqCst)        ─┐      sleeping.store(true, SeqCst)
-//! if sleeping.load(SeqCst)     │      if gen.load(SeqCst) != seen: run
-//!     unpark(worker)           └──▶   park()
+//! dispatcher                              worker
+//! write job (plain)                       spin: gen(state) != seen ?  (Acquire)
+//! prev = state.swap(g << 1, AcqRel) ──┐   CAS state: (seen << 1) -> (seen << 1 | 1)
+//! if prev & SLEEPING: unpark(worker)  └─▶   ok: park()     failed: re-read, maybe run
 //! ```
 //!
-//! The store of `gen` and the load of `sleeping` on one side, and the store of
-//! `sleeping` and the load of `gen` on the other, are all `SeqCst`, so in the
-//! single total order at least one side sees the other's store: either the
-//! worker sees the new generation and does not park, or the dispatcher sees
-//! `sleeping` and unparks it. `park` keeps a token, so an unpark that lands
-//! before the park is not lost either. The `Release` half of the `SeqCst`
-//! store publishes the job written before it.
+//! If the worker's CAS comes first, the dispatcher's swap returns the
+//! SLEEPING bit and it unparks; if the swap comes first, the CAS fails (the
+//! generation changed) and the worker runs without parking. `park` keeps a
+//! token, so an unpark landing before the park is not lost. The swap's
+//! release half publishes the job written before it.
 //!
-//! **Done (`DoneLatch`)**: a count of workers still running the region. Each
-//! worker's `arrive` is a `SeqCst` decrement (its `Release` half publishes the
-//! worker's writes to the caller); the caller waits for zero with the same
-//! spin-then-`sleeping`-flag-then-park scheme, the last arriver unparking it
-//! if the flag is set. The caller's handle sits in a mutex that only that
-//! slow path touches. An arriver from an earlier region can at worst unpark a
-//! later waiter spuriously, which the waiter's loop absorbs.
+//! **Done (`DoneLatch`)**: `state = remaining << 1 | SLEEPING`. Each worker's
+//! `arrive` is one `fetch_sub(2, AcqRel)` (its release half publishes the
+//! worker's writes); the one that takes `remaining` to zero unparks the caller
+//! if the SLEEPING bit was set. The caller spins for zero, then sets SLEEPING
+//! with a CAS that fails if an arrival happened meanwhile. The caller's
+//! handle sits in a mutex that only this slow path touches; an arriver from
+//! an earlier region can at worst unpark a later waiter spuriously, which the
+//! waiter's loop absorbs.
 
 use std::sync::PoisonError;
 use std::time::Duration;
 
-use super::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, Thread, current, park, spin_until};
+use super::sync::{AtomicU64, AtomicUsize, Mutex, Ordering, Thread, current, park, spin_until};
+
+const SLEEPING: u64 = 1;
 
 /// A worker's mailbox: the generation of the last region posted to it.
+///
+/// Generations are compared for inequality only, modulo 2^63.
 #[derive(Debug, Default)]
 pub(crate) struct WakeSlot {
-    generation: AtomicU64,
-    sleeping: AtomicBool,
+    state: AtomicU64,
 }
 
 impl WakeSlot {
     /// Worker side: returns the first generation different from `seen`,
     /// spinning for `spin` before parking.
     pub(crate) fn wait(&self, seen: u64, spin: Duration) -> u64 {
-        let changed = || self.generation.load(Ordering::Acquire) != seen;
-        if !spin_until(spin, changed) {
-            loop {
-                self.sleeping.store(true, Ordering::SeqCst);
-                if self.generation.load(Ordering::SeqCst) != seen {
-                    self.sleeping.store(false, Ordering::Relaxed);
-                    break;
-                }
+        let seen = seen & (u64::MAX >> 1);
+        spin_until(spin, || self.state.load(Ordering::Acquire) >> 1 != seen);
+        loop {
+            let s = self.state.load(Ordering::Acquire);
+            if s >> 1 != seen {
+                return s >> 1;
+            }
+            // Announce the sleep; fails if a post changed the state meanwhile.
+            if self.state.compare_exchange(s, s | SLEEPING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                 park();
-                self.sleeping.store(false, Ordering::Relaxed);
-                if changed() {
-                    break;
-                }
             }
         }
-        self.generation.load(Ordering::Acquire)
     }
 
-    /// Dispatcher side: posts generation `generation` and wakes `worker` if it sleeps.
+    /// Dispatcher side: posts `generation` and wakes `worker` if it sleeps.
     pub(crate) fn post(&self, generation: u64, worker: &Thread) {
-        self.generation.store(generation, Ordering::SeqCst);
-        if self.sleeping.load(Ordering::SeqCst) {
+        let prev = self.state.swap(generation << 1, Ordering::AcqRel);
+        if prev & SLEEPING != 0 {
             worker.unpark();
         }
     }
@@ -77,8 +80,7 @@ impl WakeSlot {
 /// The count of workers still inside a region, which the caller waits on.
 #[derive(Debug, Default)]
 pub(crate) struct DoneLatch {
-    remaining: AtomicUsize,
-    sleeping: AtomicBool,
+    state: AtomicUsize,
     waiter: Mutex<Option<Thread>>,
 }
 
@@ -86,13 +88,14 @@ impl DoneLatch {
     /// Expects `count` arrivals. Must be followed by a `Release` publication
     /// (the wake protocol's `post`) before any worker can arrive.
     pub(crate) fn reset(&self, count: usize) {
-        self.remaining.store(count, Ordering::Relaxed);
+        self.state.store(count << 1, Ordering::Relaxed);
     }
 
     /// Worker side: one arrival. After this the worker must not touch the
     /// region's data: the caller may return and start another.
     pub(crate) fn arrive(&self) {
-        if self.remaining.fetch_sub(1, Ordering::SeqCst) == 1 && self.sleeping.load(Ordering::SeqCst) {
+        let prev = self.state.fetch_sub(2, Ordering::AcqRel);
+        if prev >> 1 == 1 && prev & 1 != 0 {
             let waiter = self.waiter.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(thread) = waiter.as_ref() {
                 thread.unpark();
@@ -102,29 +105,27 @@ impl DoneLatch {
 
     /// Caller side: returns once every expected arrival happened, spinning
     /// for `spin` before parking. Everything the arrivers wrote before
-    /// arriving is visible afterwards.
+    /// arriving is visible afterwards (Acquire on the final read).
     pub(crate) fn wait(&self, spin: Duration) {
-        let done = || self.remaining.load(Ordering::Acquire) == 0;
-        if spin_until(spin, done) {
+        if spin_until(spin, || self.state.load(Ordering::Acquire) >> 1 == 0) {
             return;
         }
         *self.waiter.lock().unwrap_or_else(PoisonError::into_inner) = Some(current());
         loop {
-            self.sleeping.store(true, Ordering::SeqCst);
-            if self.remaining.load(Ordering::SeqCst) == 0 {
-                break;
+            let s = self.state.load(Ordering::Acquire);
+            if s >> 1 == 0 {
+                return;
             }
-            park();
+            if self.state.compare_exchange(s, s | 1, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                park();
+            }
         }
-        self.sleeping.store(false, Ordering::Relaxed);
-        // Pairs with the arrivers' decrements, as the spin path's Acquire does.
-        let _ = done();
     }
 
     /// Whether every expected arrival happened (an `Acquire` read).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn is_done(&self) -> bool {
-        self.remaining.load(Ordering::Acquire) == 0
+        self.state.load(Ordering::Acquire) >> 1 == 0
     }
 }
 

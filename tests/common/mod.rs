@@ -1,0 +1,50 @@
+//! Shared test fixtures: every executor and schedule, for a thread count.
+#![allow(dead_code)]
+
+use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
+
+/// The thread counts the issue asks for; 16 oversubscribes a 2-core machine.
+pub const THREADS: [usize; 6] = [1, 2, 3, 4, 7, 16];
+
+/// Static blocks, and static/dynamic/guided with each chunk parameter.
+pub fn schedules(chunks: &[usize]) -> Vec<Schedule> {
+    let mut v = vec![Schedule::Static { chunk: None }];
+    for &c in chunks {
+        v.push(Schedule::Static { chunk: Some(c) });
+        v.push(Schedule::Dynamic { chunk: c });
+        v.push(Schedule::Guided { min_chunk: c });
+    }
+    v
+}
+
+/// A pinned pool, an unpinned pool that never spins (always parks), and a
+/// rayon pool, all with `threads` threads.
+pub struct Fixture {
+    pub threads: usize,
+    pub pool: Pool,
+    pub parking_pool: Pool,
+    pub rayon: Rayon,
+}
+
+impl Fixture {
+    pub fn new(threads: usize) -> Fixture {
+        Fixture {
+            threads,
+            pool: Pool::new(threads).unwrap(),
+            parking_pool: Pool::builder().threads(threads).pin(false).spin(std::time::Duration::ZERO).build().unwrap(),
+            rayon: Rayon::new(threads).unwrap(),
+        }
+    }
+
+    /// Every executor: sequential, rayon, and for each schedule a
+    /// spawn-per-call executor and both pools.
+    pub fn executors(&self, schedules: &[Schedule]) -> Vec<Box<dyn Executor + '_>> {
+        let mut v: Vec<Box<dyn Executor + '_>> = vec![Box::new(Sequential), Box::new(&self.rayon)];
+        for &s in schedules {
+            v.push(Box::new(SpawnPerCall::new(self.threads, s).unwrap()));
+            v.push(Box::new(self.pool.with_schedule(s).unwrap()));
+            v.push(Box::new(self.parking_pool.with_schedule(s).unwrap()));
+        }
+        v
+    }
+}
