@@ -1,8 +1,10 @@
 //! What does a parallel region cost, per executor and schedule?
 //!
 //! Three questions, each a criterion group, each at 1 and 2 threads:
-//! - `empty_region`: fork/join alone — a loop of `threads` iterations with an
-//!   empty body, so every thread of the team is woken and joined;
+//! - `empty_region`: fork/join alone — a loop of `64 * threads` iterations
+//!   with an empty body, enough that every schedule here (chunks of 64 at the
+//!   largest) wakes and joins every thread of the team (the body touches
+//!   each index, as `benches/omp/empty_region.c` does for libgomp);
 //! - `trivial_1000`: 1,000 iterations of almost nothing (scheduling overhead
 //!   per chunk shows);
 //! - `unequal_1e6`: 10^6 iterations whose cost grows with the index, where
@@ -64,8 +66,10 @@ fn bench(c: &mut Criterion) {
         for (name, exec) in &execs {
             g.bench_function(BenchmarkId::from_parameter(name), |b| {
                 b.iter(|| {
-                    exec.for_each_range(black_box(threads), &|r| {
-                        black_box(r);
+                    exec.for_each_range(black_box(64 * threads), &|r| {
+                        for i in r {
+                            black_box(i);
+                        }
                     })
                 })
             });

@@ -75,3 +75,8 @@ pub use sched::{
 };
 pub use sched::{Executor, Schedule};
 pub use simd::{BuildInfo, build_info};
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
