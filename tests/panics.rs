@@ -6,7 +6,7 @@ mod common;
 use std::panic::{AssertUnwindSafe, catch_unwind, panic_any};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Fixture, schedules};
+use common::{Fixture, schedules, size};
 use nogil::Pool;
 
 /// The payload thrown by the tests, so the hook can silence exactly these.
@@ -25,8 +25,8 @@ fn quiet_boom_hook() {
 #[test]
 fn panics_resume_on_the_caller_with_their_payload_and_the_executor_survives() {
     quiet_boom_hook();
-    let n = 1000;
-    for threads in [1, 2, 3, 7] {
+    let n = size(1000, 20);
+    for &threads in if cfg!(miri) { &[1, 3][..] } else { &[1, 2, 3, 7][..] } {
         let fx = Fixture::new(threads);
         for exec in fx.executors(&schedules(&[1, 16])) {
             // Index 0 runs on the caller under static blocks; the last index on
@@ -64,7 +64,7 @@ fn a_panic_stops_further_chunks_from_being_claimed() {
     let pool = Pool::new(2).unwrap();
     let dynamic = pool.with_schedule(nogil::Schedule::Dynamic { chunk: 1 }).unwrap();
     let ran = AtomicUsize::new(0);
-    let n = 100_000;
+    let n = size(100_000, 200);
     let _ = catch_unwind(AssertUnwindSafe(|| {
         dynamic.run(n, |range| {
             ran.fetch_add(range.len(), Ordering::Relaxed);

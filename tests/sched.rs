@@ -6,7 +6,7 @@ mod common;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Fixture, THREADS, schedules};
+use common::{Fixture, THREADS, schedules, size};
 use nogil::{Executor, Pool, Schedule, Sequential};
 
 /// Runs a loop of `n` on `exec`, counting visits per index, and asserts each
@@ -31,15 +31,15 @@ fn assert_covers(exec: &dyn Executor, n: usize, visits: &[AtomicU8]) {
 
 #[test]
 fn every_index_is_visited_exactly_once() {
-    const BIG: usize = 1_000_003;
+    const BIG: usize = size(1_000_003, 37);
     let visits: Vec<AtomicU8> = (0..BIG + 1).map(|_| AtomicU8::new(0)).collect();
-    for threads in THREADS {
+    for &threads in THREADS {
         let fx = Fixture::new(threads);
         let lengths = [0, 1, 2, threads.saturating_sub(1), threads + 1, 1000, BIG];
         for n in lengths {
             // Chunk parameters from 1 up past n.
-            let chunks = [1, 2, 7, (n / 3).max(1), n.max(1), n + 1];
-            for exec in fx.executors(&schedules(&chunks)) {
+            let chunks: &[usize] = if cfg!(miri) { &[1, n + 1] } else { &[1, 2, 7, (n / 3).max(1), n.max(1), n + 1] };
+            for exec in fx.executors(&schedules(chunks)) {
                 assert_covers(exec.as_ref(), n, &visits);
             }
         }
@@ -68,7 +68,7 @@ fn a_region_where_the_caller_waits_long_parks_and_is_woken() {
 fn workers_park_between_regions_and_wake_for_the_next() {
     let pool = Pool::builder().threads(3).spin(Duration::from_micros(10)).build().unwrap();
     let visits: Vec<AtomicU8> = (0..300).map(|_| AtomicU8::new(0)).collect();
-    for round in 0..20 {
+    for round in 0..size(20, 6) {
         if round % 5 == 0 {
             // Long enough for every worker to leave its spin window and park.
             std::thread::sleep(Duration::from_millis(5));
@@ -79,7 +79,7 @@ fn workers_park_between_regions_and_wake_for_the_next() {
 
 #[test]
 fn nested_regions_run_inline_without_deadlock() {
-    for threads in [2, 3, 7] {
+    for &threads in if cfg!(miri) { &[3][..] } else { &[2, 3, 7][..] } {
         let fx = Fixture::new(threads);
         let other = Pool::new(2).unwrap();
         for outer in fx.executors(&schedules(&[1, 3])) {
@@ -108,12 +108,12 @@ fn threads_sharing_one_pool_each_get_every_index_once() {
     let pool = Pool::new(3).unwrap();
     let guided = pool.with_schedule(Schedule::Guided { min_chunk: 4 }).unwrap();
     std::thread::scope(|s| {
-        for t in 0..4 {
+        for t in 0..size(4, 2) {
             let guided = &guided;
             s.spawn(move || {
                 let visits: Vec<AtomicU8> = (0..5000).map(|_| AtomicU8::new(0)).collect();
-                for round in 0..200 {
-                    assert_covers(guided, 1000 + t * 1000 + round, &visits);
+                for round in 0..size(200, 3) {
+                    assert_covers(guided, size(1000 + t * 1000, 20 + t) + round, &visits);
                 }
             });
         }
@@ -127,7 +127,7 @@ fn the_global_pool_runs_regions() {
     let again = Pool::global().unwrap();
     assert!(std::ptr::eq(pool, again));
     let visits: Vec<AtomicU8> = (0..777).map(|_| AtomicU8::new(0)).collect();
-    assert_covers(pool, 777, &visits);
+    assert_covers(pool, size(777, 30), &visits);
 }
 
 #[test]

@@ -1,0 +1,80 @@
+//! Any loop length, team size and schedule: the chunk arithmetic partitions
+//! `0..n` exactly, with the chunk sizes the schedule promises, and a real pool
+//! visits every index once.
+#![no_main]
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use libfuzzer_sys::fuzz_target;
+use nogil::sched::chunks::{claim_sequence, guided_chunk_len, static_block};
+use nogil::{Executor, Pool, Schedule};
+
+fn word(data: &[u8], at: usize) -> usize {
+    let mut b = [0u8; 8];
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = data.get(at + i).copied().unwrap_or(0);
+    }
+    u64::from_le_bytes(b) as usize
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool::builder().threads(3).spin(std::time::Duration::ZERO).build().unwrap())
+}
+
+fuzz_target!(|data: &[u8]| {
+    // Layout: schedule selector, then n, team and chunk as little-endian
+    // words. n up to 2^20 so a sequence stays cheap; chunk anywhere in 1..2^64.
+    let n = word(data, 1) % (1 << 20);
+    let team = 1 + word(data, 9) % 64;
+    let chunk = word(data, 17).max(1);
+    let schedule = match data.first().copied().unwrap_or(0) % 4 {
+        0 => Schedule::Static { chunk: None },
+        1 => Schedule::Static { chunk: Some(chunk) },
+        2 => Schedule::Dynamic { chunk },
+        _ => Schedule::Guided { min_chunk: chunk },
+    };
+
+    let seq = claim_sequence(n, team, schedule);
+    let mut sorted = seq.clone();
+    sorted.sort_by_key(|r| r.start);
+    let mut next = 0;
+    for r in &sorted {
+        assert!(!r.is_empty() && r.start == next, "{schedule} n={n} team={team}: {r:?} after {next}");
+        next = r.end;
+    }
+    assert_eq!(next, n);
+
+    match schedule {
+        Schedule::Static { chunk: None } => {
+            let lens: Vec<usize> = (0..team).map(|t| static_block(n, team, t).len()).collect();
+            assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 1);
+        }
+        Schedule::Static { chunk: Some(c) } | Schedule::Dynamic { chunk: c } => {
+            let (last, rest) = match sorted.split_last() {
+                Some(x) => x,
+                None => return,
+            };
+            assert!(rest.iter().all(|r| r.len() == c) && last.len() <= c);
+        }
+        Schedule::Guided { min_chunk } => {
+            let mut remaining = n;
+            for r in &seq {
+                assert_eq!(r.len(), guided_chunk_len(remaining, team, min_chunk));
+                assert!(r.len() >= min_chunk.min(remaining));
+                remaining -= r.len();
+            }
+        }
+    }
+
+    // The real pool, on a smaller loop.
+    let n = n % 4096;
+    let visits: Vec<AtomicU8> = (0..n).map(|_| AtomicU8::new(0)).collect();
+    pool().with_schedule(schedule).unwrap().for_each_range(n, &|r| {
+        for i in r {
+            visits[i].fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    assert!(visits.iter().all(|v| v.load(Ordering::Relaxed) == 1));
+});
