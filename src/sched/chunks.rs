@@ -370,6 +370,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure arithmetic, no unsafe: too slow under Miri")]
     fn static_blocks_partition_and_balance() {
         for n in [0, 1, 2, 5, 17, 1000] {
             for team in 1..9 {
@@ -383,6 +384,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure arithmetic, no unsafe: too slow under Miri")]
     fn claim_sequences_partition_the_loop() {
         for n in [0, 1, 2, 3, 8, 9, 100, 1001] {
             for team in [1, 2, 3, 4, 7, 16] {
@@ -394,6 +396,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure arithmetic, no unsafe: too slow under Miri")]
     fn guided_sequence_follows_libgomps_formula() {
         // n = 100, 4 threads, min 3: 25, 19, 14, 11, 8, 6, 5, 3, 3, 3, 3 (last 0 left).
         let seq: Vec<usize> =
@@ -421,6 +424,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure arithmetic, no unsafe: too slow under Miri")]
     fn claim_reproduces_the_sequence_when_uncontended() {
         let abort = AtomicBool::new(false);
         for n in [0, 1, 5, 64, 1000] {
@@ -442,6 +446,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure arithmetic, no unsafe: too slow under Miri")]
     fn huge_loops_do_not_overflow_the_counters() {
         let n = usize::MAX;
         for s in [
@@ -467,6 +472,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure arithmetic, no unsafe: too slow under Miri")]
     fn team_size_is_bounded_by_chunks() {
         assert_eq!(Schedule::default().team_size(0, 4), 0);
         assert_eq!(Schedule::default().team_size(3, 4), 3);
@@ -476,6 +482,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "pure arithmetic, no unsafe: too slow under Miri")]
     fn schedules_parse_and_print_like_omp_schedule() {
         for s in schedules(40) {
             assert_eq!(s.to_string().parse::<Schedule>().unwrap(), s);
