@@ -147,7 +147,8 @@ unsafe impl Executor for Rayon {
         let min_len = self.min_len;
         let run = || {
             rayon::iter::split(0..n, |r: Range<usize>| {
-                if r.len() <= min_len.max(1) || r.len() < 2 {
+                // `min_len >= 1`, so a piece of one item is never split.
+                if r.len() <= min_len {
                     (r, None)
                 } else {
                     let mid = r.start + r.len() / 2;
