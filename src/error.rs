@@ -32,6 +32,8 @@ pub enum Error {
         /// `"static"`, `"dynamic"` or `"guided"`.
         schedule: &'static str,
     },
+    /// A data set was to be split into zero partitions.
+    ZeroPartitions,
     /// The operating system refused to start a worker thread.
     Spawn {
         /// Index of the worker that could not be started.
@@ -59,6 +61,7 @@ impl fmt::Display for Error {
             Error::ZeroChunk { schedule } => {
                 write!(f, "the {schedule} schedule was given a chunk size of 0; use at least 1")
             }
+            Error::ZeroPartitions => write!(f, "the data cannot be split into 0 partitions; use at least 1"),
             Error::Spawn { worker, message } => {
                 write!(f, "could not start worker thread {worker}: {message}")
             }

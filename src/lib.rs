@@ -64,6 +64,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod error;
+#[cfg(not(loom))]
+pub mod kernels;
 pub mod sched;
 pub mod simd;
 

@@ -17,6 +17,31 @@ pub type F64s = wide::f64x4;
 /// Number of f64 lanes in [`F64s`].
 pub const LANES: usize = core::mem::size_of::<F64s>() / core::mem::size_of::<f64>();
 
+/// Loads one vector from `LANES` consecutive values (no alignment needed).
+#[inline(always)]
+pub fn load(chunk: &[f64; LANES]) -> F64s {
+    F64s::new(*chunk)
+}
+
+/// Sums the lanes of `v` in a fixed pairwise order (`(l0+l1)+(l2+l3)` for 4
+/// lanes, and the same tree over 8), whatever the instruction set.
+///
+/// The order is fixed so scalar references can reproduce a SIMD result to
+/// the bit: [`pairwise`] applied to `v.to_array()` is this function.
+#[inline]
+pub fn hsum(v: F64s) -> f64 {
+    pairwise(&v.to_array())
+}
+
+/// Sums `a` by recursive halving: the left half's sum plus the right half's.
+pub fn pairwise(a: &[f64]) -> f64 {
+    match a.len() {
+        0 => 0.0,
+        1 => a[0],
+        n => pairwise(&a[..n / 2]) + pairwise(&a[n / 2..]),
+    }
+}
+
 /// What this build of nogil was compiled with.
 ///
 /// Benches and the `nogil` program print it beside every figure, because the

@@ -80,3 +80,18 @@ unsafe impl<E: Executor + ?Sized> Executor for &E {
         (**self).label()
     }
 }
+
+// SAFETY: forwards to `E`, which keeps the promises.
+unsafe impl<E: Executor + ?Sized> Executor for Box<E> {
+    fn threads(&self) -> usize {
+        (**self).threads()
+    }
+
+    fn for_each_range(&self, n: usize, body: &(dyn Fn(Range<usize>) + Sync)) {
+        (**self).for_each_range(n, body)
+    }
+
+    fn label(&self) -> String {
+        (**self).label()
+    }
+}

@@ -1,0 +1,10 @@
+//! The seed's experiments as kernels, one file each, no threads inside.
+//!
+//! Each kernel exists as a *mirror* (`*_raw`: an `unsafe fn` over raw
+//! pointers with the seed's loop, scalar, the readable oracle) and as the
+//! fast form users call (SIMD through [`crate::simd`], run on any
+//! [`Executor`](crate::Executor), behind a safe slice API). Tests hold the
+//! fast forms to the mirrors and to plain references.
+
+pub mod counter;
+pub mod summarize;
