@@ -7,4 +7,5 @@
 //! fast forms to the mirrors and to plain references.
 
 pub mod counter;
+pub mod pairwise;
 pub mod summarize;

@@ -1,0 +1,247 @@
+//! Pairwise sum: `Σᵢ Σⱼ xᵢ·xⱼ` in O(n²), the seed's compute-bound example
+//! (cells 12–14 and 20–36).
+//!
+//! The seed computes it as `Σᵢ scalar_sum(X, xᵢ)`, first in Python, then in
+//! Cython over pointers (cell 28), then with `prange(schedule='guided')`
+//! (cell 30), with one joblib task per element (cell 32), and with one task
+//! per strided partition `X[i::threads]` (cells 34–36). Here:
+//!
+//! - mirrors: [`scalar_sum_raw`] and [`pairwise_sum_raw`] (cell 28), and
+//!   [`block_sum_raw`] (cell 34's two-array `scalar_sum`): the oracles;
+//! - [`scalar_sum`]: `Σⱼ xⱼ·y` with SIMD and four accumulators;
+//! - [`pairwise_sum`]: the fast kernel — rows of the outer loop in fixed
+//!   blocks on any [`Executor`], each block register-blocked (4 rows × 2
+//!   vectors = 8 independent multiply-add chains, enough to keep two FMA
+//!   units busy through their latency) over L1-sized column blocks;
+//! - [`pairwise_sum_tasks`]: one task per element, `scalar_sum(x, xᵢ)` each:
+//!   the seed's fine-grained cell 32, to show what per-task overhead costs;
+//! - [`pairwise_sum_strided`]: the seed's cell 34, one task per partition;
+//! - [`pairwise_sum_exact`]: the *answer*, in O(n): `Σᵢ Σⱼ xᵢxⱼ = (Σᵢ xᵢ)²`,
+//!   with a compensated sum. The O(n²) forms are the benchmark, not the way
+//!   to get the number;
+//! - [`fma_peak`]: the arithmetic-peak yardstick for benchmarks.
+//!
+//! **Accuracy.** Every O(n²) form sums the same `n²` products in some order,
+//! so each is within `γ(n²+1)·(Σ|xᵢ|)²` of the exact value
+//! (`γ(k) = kε/(1 − kε)`); two forms are within twice that of each other.
+//! All forms are deterministic: the same bits for every executor, schedule
+//! and thread count.
+
+use std::num::NonZeroUsize;
+use std::ops::Range;
+
+use crate::Error;
+use crate::kernels::summarize::summarize_compensated;
+use crate::sched::{Executor, map_reduce};
+use crate::simd::{F64s, LANES, hsum, load};
+
+/// Mirror of the seed's `scalar_sum(double* X, double y, int n) nogil`: `Σ X[i]·y`.
+///
+/// # Safety
+///
+/// - `x` is valid for reads of `n` consecutive `f64` (it may dangle when `n == 0`).
+pub unsafe fn scalar_sum_raw(x: *const f64, y: f64, n: usize) -> f64 {
+    let mut sum = 0.0;
+    for i in 0..n {
+        // SAFETY: `i < n`, within the caller's promise.
+        sum += unsafe { *x.add(i) } * y;
+    }
+    sum
+}
+
+/// Mirror of the seed's `pairwise_sum(X)` (cell 28): `Σᵢ scalar_sum(X, X[i], n)`.
+///
+/// # Safety
+///
+/// - `x` is valid for reads of `n` consecutive `f64` (it may dangle when `n == 0`).
+pub unsafe fn pairwise_sum_raw(x: *const f64, n: usize) -> f64 {
+    let mut sum = 0.0;
+    for i in 0..n {
+        // SAFETY: `i < n`, and `x` holds `n` values (the caller's promise).
+        sum += unsafe { scalar_sum_raw(x, *x.add(i), n) };
+    }
+    sum
+}
+
+/// Mirror of the seed's two-array `scalar_sum(double* X, double* y, int n, int m)`
+/// (cell 34): `Σᵢ Σⱼ X[i]·y[j]`.
+///
+/// # Safety
+///
+/// - `x` is valid for reads of `n` consecutive `f64`, `y` of `m` (either may
+///   dangle when its count is 0).
+pub unsafe fn block_sum_raw(x: *const f64, n: usize, y: *const f64, m: usize) -> f64 {
+    let mut sum = 0.0;
+    for i in 0..n {
+        for j in 0..m {
+            // SAFETY: `i < n` and `j < m`, within the caller's promises.
+            sum += unsafe { *x.add(i) * *y.add(j) };
+        }
+    }
+    sum
+}
+
+/// `Σⱼ xⱼ·y` with SIMD: four multiply-add accumulators over `4·LANES`-value
+/// steps, combined `(a0 + a1) + (a2 + a3)`, then the tail left to right.
+pub fn scalar_sum(x: &[f64], y: f64) -> f64 {
+    let yv = F64s::splat(y);
+    let (steps, tail) = x.as_chunks::<{ 4 * LANES }>();
+    let mut acc = [F64s::splat(0.0); 4];
+    for step in steps {
+        let (vectors, _) = step.as_chunks::<LANES>();
+        for (a, v) in acc.iter_mut().zip(vectors) {
+            *a = load(v).mul_add(yv, *a);
+        }
+    }
+    let mut sum = hsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
+    for &v in tail {
+        sum += v * y;
+    }
+    sum
+}
+
+/// Rows of the outer loop per reduction block: enough work per block
+/// (`64·n` multiply-adds) that claiming it is free, few enough blocks'
+/// partials to keep.
+const ROW_BLOCK: NonZeroUsize = NonZeroUsize::new(64).unwrap();
+
+/// Vectors per column block: 256 vectors of 8 lanes are 16 KiB, so a column
+/// block stays in a 32 KiB L1 while a row block's rows sweep it.
+const COL_BLOCK_VECTORS: usize = 2048 / LANES;
+
+/// `Σ_{i ∈ rows} Σⱼ xᵢ·xⱼ`: the register-blocked micro-kernel.
+///
+/// Columns run in vector pairs over L1-sized column blocks; rows in groups
+/// of four, each broadcast once per group; eight accumulators (4 rows × 2
+/// vectors) hide the multiply-add latency. Leftover rows use two
+/// accumulators; the columns past the last whole vector are added in scalar
+/// at the end. The order is fixed, so the result is too.
+fn pairwise_rows(x: &[f64], rows: Range<usize>) -> f64 {
+    let (vectors, col_tail) = x.as_chunks::<LANES>();
+    let mut acc = [[F64s::splat(0.0); 2]; 4];
+    let mut acc1 = [F64s::splat(0.0); 2];
+    for block in vectors.chunks(COL_BLOCK_VECTORS) {
+        let (pairs, odd) = block.as_chunks::<2>();
+        let mut i = rows.start;
+        while i + 4 <= rows.end {
+            let y = [F64s::splat(x[i]), F64s::splat(x[i + 1]), F64s::splat(x[i + 2]), F64s::splat(x[i + 3])];
+            for pair in pairs {
+                let (a, b) = (load(&pair[0]), load(&pair[1]));
+                for (acc_r, y_r) in acc.iter_mut().zip(&y) {
+                    acc_r[0] = a.mul_add(*y_r, acc_r[0]);
+                    acc_r[1] = b.mul_add(*y_r, acc_r[1]);
+                }
+            }
+            for v in odd {
+                let a = load(v);
+                for (acc_r, y_r) in acc.iter_mut().zip(&y) {
+                    acc_r[0] = a.mul_add(*y_r, acc_r[0]);
+                }
+            }
+            i += 4;
+        }
+        for &xi in &x[i..rows.end] {
+            let y = F64s::splat(xi);
+            for pair in pairs {
+                acc1[0] = load(&pair[0]).mul_add(y, acc1[0]);
+                acc1[1] = load(&pair[1]).mul_add(y, acc1[1]);
+            }
+            for v in odd {
+                acc1[0] = load(v).mul_add(y, acc1[0]);
+            }
+        }
+    }
+    let rows4 =
+        ((acc[0][0] + acc[0][1]) + (acc[1][0] + acc[1][1])) + ((acc[2][0] + acc[2][1]) + (acc[3][0] + acc[3][1]));
+    let mut sum = hsum(rows4 + (acc1[0] + acc1[1]));
+    for &xi in &x[rows] {
+        for &xj in col_tail {
+            sum += xi * xj;
+        }
+    }
+    sum
+}
+
+/// `Σᵢ Σⱼ xᵢ·xⱼ` in O(n²): the fast kernel, on any executor. Rows are
+/// reduced in fixed blocks of 64, so the result is bit-identical for every
+/// executor, schedule and thread count.
+///
+/// ```
+/// use nogil::{Pool, kernels::pairwise::{pairwise_sum, pairwise_sum_exact}};
+/// let x: Vec<f64> = (0..2000).map(|i| (i % 7) as f64 - 3.0).collect();
+/// let pool = Pool::new(2)?;
+/// // Small integers: every product and sum is exact, so the forms agree exactly.
+/// assert_eq!(pairwise_sum(&pool, &x), pairwise_sum_exact(&pool, &x));
+/// # Ok::<(), nogil::Error>(())
+/// ```
+pub fn pairwise_sum<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
+    map_reduce(exec, x.len(), ROW_BLOCK, |rows| pairwise_rows(x, rows), |a, b| a + b).unwrap_or(0.0)
+}
+
+/// One task per element, as the seed's joblib cell 32 dispatches
+/// `scalar_sum(X, y)` for each `y in X`: task `i` computes
+/// [`scalar_sum`]`(x, xᵢ)`; tasks are combined in a fixed tree.
+///
+/// Run it on an executor with `Dynamic { chunk: 1 }` to pay a claim per
+/// element, as joblib pays a dispatch per task.
+pub fn pairwise_sum_tasks<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
+    map_reduce(exec, x.len(), NonZeroUsize::MIN, |r| scalar_sum(x, x[r.start]), |a, b| a + b).unwrap_or(0.0)
+}
+
+/// The seed's cell 34: partition `p` is the strided copy `y = x[p::parts]`
+/// (as NumPy slicing makes), and its task computes `Σᵢ Σⱼ xᵢ·yⱼ`; partitions
+/// are combined in a fixed tree.
+///
+/// Fails with [`Error::ZeroPartitions`] when `parts == 0`.
+pub fn pairwise_sum_strided<E: Executor + ?Sized>(exec: &E, x: &[f64], parts: usize) -> Result<f64, Error> {
+    if parts == 0 {
+        return Err(Error::ZeroPartitions);
+    }
+    let parts = parts.min(x.len().max(1));
+    let task = |p: usize| {
+        let y: Vec<f64> = x.iter().skip(p).step_by(parts).copied().collect();
+        // The seed's n·m products, one SIMD scalar_sum per y value.
+        y.iter().map(|&yj| scalar_sum(x, yj)).fold(0.0, |a, b| a + b)
+    };
+    Ok(map_reduce(exec, parts, NonZeroUsize::MIN, |r| task(r.start), |a, b| a + b).unwrap_or(0.0))
+}
+
+/// `Σᵢ Σⱼ xᵢ·xⱼ` in O(n) through `(Σᵢ xᵢ)²`, with the compensated sum of
+/// [`summarize_compensated`]: the way to get the answer (error about
+/// `2ε·s²` plus the sum's own bound), where the O(n²) kernels are the seed's
+/// benchmark.
+pub fn pairwise_sum_exact<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
+    let s = summarize_compensated(exec, x).sum;
+    s * s
+}
+
+/// The arithmetic-peak yardstick: each thread runs `fmas_per_thread` lane
+/// multiply-adds as 12 independent register-resident chains (more than the
+/// FMA latency × units of current cores), no memory traffic. Returns a value
+/// that depends on every chain, so nothing is optimised away.
+pub fn fma_peak<E: Executor + ?Sized>(exec: &E, fmas_per_thread: usize) -> f64 {
+    const CHAINS: usize = 12;
+    let threads = exec.threads().max(1);
+    let steps = fmas_per_thread / (CHAINS * LANES);
+    map_reduce(
+        exec,
+        threads,
+        NonZeroUsize::MIN,
+        |r| {
+            let mut acc = [F64s::splat(0.0); CHAINS];
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a = F64s::splat(r.start as f64 + k as f64);
+            }
+            let m = std::hint::black_box(F64s::splat(0.999_999_9));
+            let c = std::hint::black_box(F64s::splat(1e-7));
+            for _ in 0..steps {
+                for a in &mut acc {
+                    *a = a.mul_add(m, c);
+                }
+            }
+            acc.iter().map(|a| hsum(*a)).sum::<f64>()
+        },
+        |a, b| a + b,
+    )
+    .unwrap_or(0.0)
+}
