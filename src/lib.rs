@@ -6,6 +6,18 @@
 //! `summarize`; an O(n²) `pairwise_sum`; a Gaussian-mixture EM whose E-step is
 //! `prange(schedule='guided')` over raw pointers) done properly in Rust.
 //!
+//! ## The seed's cells, mapped
+//!
+//! | seed | nogil |
+//! |---|---|
+//! | cells 2–4: racy, `with gil`, split read/locked write counters | [`kernels::counter::count`] with [`CounterKind`](kernels::counter::CounterKind) `Racy`, `Locked`, `Split` (plus `Atomic`, `Sharded`) |
+//! | cells 5–11: `summarize(X)`, `Pool.map` over `X[i::4]` and contiguous parts | [`kernels::summarize`]: `summarize_raw` (mirror), `summarize_simd`, `summarize`, `summarize_strided`, `summarize_compensated` |
+//! | cells 12–14, 20–36: `scalar_sum`, `pairwise_sum`, `prange`, joblib tasks, strided partitions | [`kernels::pairwise`]: `scalar_sum_raw`/`pairwise_sum_raw`/`block_sum_raw` (mirrors), `pairwise_sum`, `pairwise_sum_tasks`, `pairwise_sum_strided`, `pairwise_sum_exact` |
+//!
+//! Each kernel exists as a raw-pointer mirror of the seed's loop (`*_raw`, an
+//! `unsafe fn` with a `# Safety` contract, the oracle) and as a safe, SIMD,
+//! executor-parallel form that tests hold to the mirror.
+//!
 //! ## Executors: the seed's backends as one trait
 //!
 //! Every parallel kernel takes an [`Executor`] and hands it a closure over

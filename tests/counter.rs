@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Fixture, THREADS, schedules, size};
+use common::{Fixture, THREADS, chunk_params, schedules, size};
 use nogil::kernels::counter::{CounterKind, count, count_raw};
 
 #[test]
@@ -11,7 +11,7 @@ fn exact_kinds_are_exact_and_racy_kinds_never_overshoot() {
     let increments = size(200_000, 300);
     for &threads in THREADS {
         let fx = Fixture::new(threads);
-        for exec in fx.executors(&schedules(&[1, 1000])) {
+        for exec in fx.executors(&schedules(chunk_params(&[1, 1000]))) {
             for kind in CounterKind::ALL {
                 let r = count(kind, exec.as_ref(), increments);
                 assert_eq!(r.expected, increments as u64);

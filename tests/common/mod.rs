@@ -11,6 +11,11 @@ pub const THREADS: &[usize] = &[1, 2, 3, 4, 7, 16];
 #[cfg(miri)]
 pub const THREADS: &[usize] = &[1, 3];
 
+/// Chunk parameters for schedule sweeps: `normal` natively, one under Miri.
+pub fn chunk_params(normal: &[usize]) -> &[usize] {
+    if cfg!(miri) { &normal[..1] } else { normal }
+}
+
 /// `normal` natively, `miri` under Miri.
 pub const fn size(normal: usize, miri: usize) -> usize {
     if cfg!(miri) { miri } else { normal }
