@@ -3,6 +3,8 @@
 //! (4 oversubscribes a 2-core machine, as the seed's `num_threads=4` would).
 //! Static blocks: each thread runs one tight loop. Throughput in increments.
 
+mod common;
+
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -30,8 +32,5 @@ fn bench(c: &mut Criterion) {
 }
 
 fn main() {
-    println!("nogil build: {}", nogil::build_info());
-    let mut c = Criterion::default().configure_from_args();
-    bench(&mut c);
-    c.final_summary();
+    common::run(bench);
 }

@@ -6,6 +6,8 @@
 //! directly. The scalar mirror at n = 10⁵ needs 10¹⁰ dependent additions
 //! (about 10 s a call), so that entry alone takes a few minutes.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -69,8 +71,5 @@ fn bench(c: &mut Criterion) {
 }
 
 fn main() {
-    println!("nogil build: {}", nogil::build_info());
-    let mut c = Criterion::default().configure_from_args();
-    bench(&mut c);
-    c.final_summary();
+    common::run(bench);
 }

@@ -11,6 +11,8 @@
 //!   static blocks leave one thread with most of the work and guided or
 //!   dynamic schedules balance it.
 
+mod common;
+
 use std::hint::black_box;
 use std::ops::Range;
 use std::time::Duration;
@@ -105,8 +107,5 @@ fn bench(c: &mut Criterion) {
 }
 
 fn main() {
-    println!("nogil build: {}", nogil::build_info());
-    let mut c = Criterion::default().configure_from_args();
-    bench(&mut c);
-    c.final_summary();
+    common::run(bench);
 }

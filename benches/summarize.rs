@@ -7,6 +7,8 @@
 //! (one contiguous block per pinned thread, no block tree) as the bandwidth
 //! yardstick. Throughput is in bytes read.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -67,8 +69,5 @@ fn bench(c: &mut Criterion) {
 }
 
 fn main() {
-    println!("nogil build: {}", nogil::build_info());
-    let mut c = Criterion::default().configure_from_args();
-    bench(&mut c);
-    c.final_summary();
+    common::run(bench);
 }

@@ -33,6 +33,27 @@ pub fn hsum(v: F64s) -> f64 {
     pairwise(&v.to_array())
 }
 
+/// Folds `x` with four independent vector accumulators over `4·LANES`-value
+/// steps (`step(acc, v)` per vector), combines them `(a0 + a1) + (a2 + a3)`,
+/// sums the lanes with [`hsum`], then folds the tail (fewer than `4·LANES`
+/// values) left to right with `tail(sum, value)`.
+///
+/// Four accumulators hide the latency of the add or multiply-add; the fixed
+/// combination order makes the result reproducible by a scalar reference.
+#[inline(always)]
+pub fn fold4(x: &[f64], step: impl Fn(F64s, F64s) -> F64s, tail: impl Fn(f64, f64) -> f64) -> f64 {
+    let (steps, rest) = x.as_chunks::<{ 4 * LANES }>();
+    let mut acc = [F64s::splat(0.0); 4];
+    for chunk in steps {
+        let (vectors, _) = chunk.as_chunks::<LANES>();
+        for (a, v) in acc.iter_mut().zip(vectors) {
+            *a = step(*a, load(v));
+        }
+    }
+    let sum = hsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
+    rest.iter().fold(sum, |s, &v| tail(s, v))
+}
+
 /// Sums `a` by recursive halving: the left half's sum plus the right half's.
 pub fn pairwise(a: &[f64]) -> f64 {
     match a.len() {

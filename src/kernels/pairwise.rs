@@ -33,7 +33,7 @@ use std::ops::Range;
 use crate::Error;
 use crate::kernels::summarize::summarize_compensated;
 use crate::sched::{Executor, map_reduce};
-use crate::simd::{F64s, LANES, hsum, load};
+use crate::simd::{F64s, LANES, fold4, hsum, load};
 
 /// Mirror of the seed's `scalar_sum(double* X, double y, int n) nogil`: `Σ X[i]·y`.
 ///
@@ -85,19 +85,7 @@ pub unsafe fn block_sum_raw(x: *const f64, n: usize, y: *const f64, m: usize) ->
 /// steps, combined `(a0 + a1) + (a2 + a3)`, then the tail left to right.
 pub fn scalar_sum(x: &[f64], y: f64) -> f64 {
     let yv = F64s::splat(y);
-    let (steps, tail) = x.as_chunks::<{ 4 * LANES }>();
-    let mut acc = [F64s::splat(0.0); 4];
-    for step in steps {
-        let (vectors, _) = step.as_chunks::<LANES>();
-        for (a, v) in acc.iter_mut().zip(vectors) {
-            *a = load(v).mul_add(yv, *a);
-        }
-    }
-    let mut sum = hsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
-    for &v in tail {
-        sum += v * y;
-    }
-    sum
+    fold4(x, |a, v| v.mul_add(yv, a), |s, v| s + v * y)
 }
 
 /// Rows of the outer loop per reduction block: enough work per block

@@ -28,7 +28,7 @@
 
 use crate::Error;
 use crate::sched::{DEFAULT_BLOCK, Executor, map_reduce};
-use crate::simd::{F64s, LANES, hsum, load};
+use crate::simd::{F64s, LANES, fold4, load};
 
 /// The length and sum of a data set: what the seed's `summarize` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -70,19 +70,7 @@ pub unsafe fn summarize_raw(x: *const f64, n: usize) -> Summary {
 /// `4·LANES`-value steps, combined `(a0 + a1) + (a2 + a3)`, lanes summed by
 /// [`hsum`], then the tail (fewer than `4·LANES` values) added left to right.
 pub fn sum_simd(x: &[f64]) -> f64 {
-    let (steps, tail) = x.as_chunks::<{ 4 * LANES }>();
-    let mut acc = [F64s::splat(0.0); 4];
-    for step in steps {
-        let (vectors, _) = step.as_chunks::<LANES>();
-        for (a, v) in acc.iter_mut().zip(vectors) {
-            *a += load(v);
-        }
-    }
-    let mut sum = hsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
-    for &v in tail {
-        sum += v;
-    }
-    sum
+    fold4(x, |a, v| a + v, |s, v| s + v)
 }
 
 /// `summarize` on this thread with SIMD ([`sum_simd`]).
