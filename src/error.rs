@@ -46,6 +46,59 @@ pub enum Error {
         /// rayon's message.
         message: String,
     },
+    /// Data or parameters were given with dimension `d = 0`.
+    ZeroDimension,
+    /// An array does not have the shape the call needs.
+    Shape {
+        /// Which array.
+        what: &'static str,
+        /// The length or shape expected.
+        expected: String,
+        /// The length or shape given.
+        got: String,
+    },
+    /// A parameter is out of its valid range.
+    InvalidParameter {
+        /// The parameter's name.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What a valid value looks like.
+        expected: &'static str,
+    },
+    /// The data hold a NaN or an infinity.
+    NonFinite {
+        /// Row of the first bad value (0-based).
+        row: usize,
+        /// Its column (0-based).
+        column: usize,
+    },
+    /// Fewer points than mixture components.
+    TooFewPoints {
+        /// Points given.
+        n: usize,
+        /// Components asked for.
+        components: usize,
+    },
+    /// A fitted component's covariance is not positive definite, even after
+    /// `reg_covar` was added to its diagonal.
+    SingularCovariance {
+        /// The component (for a tied covariance, 0).
+        component: usize,
+    },
+    /// A matrix given by the caller is not symmetric positive definite.
+    NotPositiveDefinite {
+        /// Which matrix (e.g. `"covariances_init"`).
+        what: &'static str,
+        /// The component it belongs to.
+        component: usize,
+    },
+    /// The log-likelihood of the data became NaN or infinite (values so
+    /// large that squared distances overflow).
+    NonFiniteLikelihood {
+        /// The EM iteration (1-based; 0 for an evaluation outside a fit).
+        iteration: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -66,6 +119,32 @@ impl fmt::Display for Error {
                 write!(f, "could not start worker thread {worker}: {message}")
             }
             Error::Rayon { message } => write!(f, "could not build a rayon thread pool: {message}"),
+            Error::ZeroDimension => write!(f, "the data have 0 features (d = 0); use at least 1"),
+            Error::Shape { what, expected, got } => {
+                write!(f, "{what} has the wrong shape: expected {expected}, got {got}")
+            }
+            Error::InvalidParameter { name, value, expected } => {
+                write!(f, "{name} = {value} is invalid: expected {expected}")
+            }
+            Error::NonFinite { row, column } => {
+                write!(f, "the data hold a NaN or infinite value, first at row {row}, column {column}")
+            }
+            Error::TooFewPoints { n, components } => {
+                write!(f, "{n} points cannot be fitted with {components} components; need at least as many points")
+            }
+            Error::SingularCovariance { component } => write!(
+                f,
+                "the covariance of component {component} is not positive definite even after reg_covar was added; \
+                 raise reg_covar, use fewer components, or remove duplicate or constant features"
+            ),
+            Error::NotPositiveDefinite { what, component } => {
+                write!(f, "{what} for component {component} is not symmetric positive definite")
+            }
+            Error::NonFiniteLikelihood { iteration } => write!(
+                f,
+                "the log-likelihood became NaN or infinite (EM iteration {iteration}); \
+                 the data's scale overflows squared distances: standardize the data"
+            ),
         }
     }
 }

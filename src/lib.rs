@@ -77,6 +77,8 @@
 
 mod error;
 #[cfg(not(loom))]
+pub mod gmm;
+#[cfg(not(loom))]
 pub mod kernels;
 pub mod sched;
 pub mod simd;

@@ -7,5 +7,6 @@
 //! fast forms to the mirrors and to plain references.
 
 pub mod counter;
+pub mod gauss;
 pub mod pairwise;
 pub mod summarize;

@@ -1,0 +1,845 @@
+//! Gaussian mixture models fitted by EM: the seed's last experiment, made
+//! into a model people can fit on real data.
+//!
+//! [`GaussianMixture`] is the builder, in the spirit of scikit-learn's
+//! `GaussianMixture` (same parameters, defaults, convergence rule and fitted
+//! attributes); [`GaussianMixture::fit`] returns a [`GaussianMixtureModel`].
+//!
+//! One EM iteration is **one pass over the data**: for each fixed block of
+//! rows, every component's log-density (from its precision Cholesky factor,
+//! never an inverse), a log-sum-exp into responsibilities (no 0/0 when
+//! densities underflow), and the M-step's sufficient statistics, shifted by
+//! the current means so data far from the origin keep their digits
+//! ([`SufficientStats`]); block partials merge in a fixed tree and the M-step
+//! is solved from the sums. Responsibilities are never stored.
+//!
+//! **Determinism.** The fitted parameters are bit-identical for any
+//! executor, schedule and thread count (and for either [`Parallelism`]), and
+//! the same for the same `seed`.
+//!
+//! ```
+//! use nogil::gmm::{CovarianceType, GaussianMixture};
+//! // Two clusters in 2-D: around (0, 0) and around (10, 10).
+//! let x: Vec<f64> = (0..200)
+//!     .flat_map(|i| {
+//!         let c = if i % 2 == 0 { 0.0 } else { 10.0 };
+//!         let t = i as f64 * 0.37;
+//!         [c + t.sin(), c + t.cos()]
+//!     })
+//!     .collect();
+//! let model = GaussianMixture::new(2)
+//!     .covariance_type(CovarianceType::Full)
+//!     .seed(7)
+//!     .fit_with(&nogil::Sequential, &x, 2)?;
+//! assert!(model.converged());
+//! let labels = model.predict_with(&nogil::Sequential, &x)?;
+//! assert_ne!(labels[0], labels[1]);
+//! # Ok::<(), nogil::Error>(())
+//! ```
+
+// Index loops over i, j, c mirror the formulas they compute.
+#![allow(clippy::needless_range_loop)]
+
+mod init;
+mod stats;
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::rngs::StdRng;
+use rand::{Rng, RngExt, SeedableRng};
+
+pub use crate::kernels::gauss::Parallelism;
+use crate::kernels::gauss::{Gaussians, PassStats, RowOutput, cholesky, invert_lower, pass, per_row};
+use crate::sched::{Executor, Pool, Sequential};
+use crate::{Error, Schedule};
+pub use stats::SufficientStats;
+use stats::{Params, m_step, moments, prepare};
+
+/// The form of each component's covariance, as scikit-learn names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum CovarianceType {
+    /// Each component has its own full covariance matrix.
+    #[default]
+    Full,
+    /// All components share one full covariance matrix.
+    Tied,
+    /// Each component has its own diagonal covariance matrix.
+    Diag,
+    /// Each component has its own single variance.
+    Spherical,
+}
+
+impl fmt::Display for CovarianceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CovarianceType::Full => "full",
+            CovarianceType::Tied => "tied",
+            CovarianceType::Diag => "diag",
+            CovarianceType::Spherical => "spherical",
+        })
+    }
+}
+
+impl FromStr for CovarianceType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "full" => Ok(CovarianceType::Full),
+            "tied" => Ok(CovarianceType::Tied),
+            "diag" => Ok(CovarianceType::Diag),
+            "spherical" => Ok(CovarianceType::Spherical),
+            _ => Err(Error::InvalidParameter {
+                name: "covariance_type",
+                value: format!("{s:?}"),
+                expected: "one of full, tied, diag, spherical",
+            }),
+        }
+    }
+}
+
+impl CovarianceType {
+    /// The number of values of the covariances (and precision factors) for
+    /// `k` components in `d` dimensions: full `k·d·d`, tied `d·d`, diag
+    /// `k·d`, spherical `k`.
+    pub fn len(self, k: usize, d: usize) -> usize {
+        match self {
+            CovarianceType::Full => k * d * d,
+            CovarianceType::Tied => d * d,
+            CovarianceType::Diag => k * d,
+            CovarianceType::Spherical => k,
+        }
+    }
+
+    /// Free parameters of the covariances (for [`GaussianMixtureModel::bic`]).
+    fn free_parameters(self, k: usize, d: usize) -> usize {
+        match self {
+            CovarianceType::Full => k * d * (d + 1) / 2,
+            CovarianceType::Tied => d * (d + 1) / 2,
+            CovarianceType::Diag => k * d,
+            CovarianceType::Spherical => k,
+        }
+    }
+}
+
+/// User-given initial parameters; what is left `None` is computed from the
+/// k-means initialization, as scikit-learn does with `weights_init`,
+/// `means_init` and `precisions_init`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InitialParams {
+    /// `k` weights, non-negative, summing to 1.
+    pub weights: Option<Vec<f64>>,
+    /// `k × d` means, row-major.
+    pub means: Option<Vec<f64>>,
+    /// Covariances in the covariance type's shape ([`CovarianceType::len`]).
+    pub covariances: Option<Vec<f64>>,
+    /// Or precisions (inverse covariances), same shape; not both.
+    pub precisions: Option<Vec<f64>>,
+}
+
+/// How the first responsibilities are chosen.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Init {
+    /// Lloyd's k-means seeded by k-means++; responsibilities are its labels
+    /// (scikit-learn's `'kmeans'`, the default).
+    #[default]
+    KMeans,
+    /// k-means++ centres alone: each chosen point is its component's only
+    /// member (scikit-learn's `'k-means++'`).
+    KMeansPlusPlus,
+    /// `k` distinct random points, each its component's only member
+    /// (scikit-learn's `'random_from_data'`).
+    RandomFromData,
+    /// Uniform random responsibilities, each row normalized (scikit-learn's `'random'`).
+    Random,
+    /// Parameters given by the caller (missing parts from [`Init::KMeans`]).
+    Given(InitialParams),
+}
+
+/// Builder and fitter of a Gaussian mixture.
+///
+/// Defaults follow scikit-learn: full covariances, `tol = 1e-3`,
+/// `max_iter = 100`, `reg_covar = 1e-6`, `n_init = 1`, k-means
+/// initialization; plus `seed = 0` and data parallelism.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianMixture {
+    n_components: usize,
+    covariance_type: CovarianceType,
+    tol: f64,
+    max_iter: usize,
+    reg_covar: f64,
+    n_init: usize,
+    seed: u64,
+    init: Init,
+    parallelism: Parallelism,
+    threads: Option<usize>,
+    schedule: Schedule,
+}
+
+impl GaussianMixture {
+    /// A mixture of `n_components` Gaussians with scikit-learn's defaults.
+    pub fn new(n_components: usize) -> Self {
+        GaussianMixture {
+            n_components,
+            covariance_type: CovarianceType::Full,
+            tol: 1e-3,
+            max_iter: 100,
+            reg_covar: 1e-6,
+            n_init: 1,
+            seed: 0,
+            init: Init::KMeans,
+            parallelism: Parallelism::Data,
+            threads: None,
+            schedule: Schedule::Static { chunk: None },
+        }
+    }
+
+    /// The form of the covariances.
+    pub fn covariance_type(mut self, t: CovarianceType) -> Self {
+        self.covariance_type = t;
+        self
+    }
+
+    /// Stop when the mean log-likelihood per sample changes by less than
+    /// `tol` between iterations; `0` runs all `max_iter` iterations.
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+
+    /// At most this many EM iterations per initialization (`0`: return the initialization).
+    pub fn max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    /// Added to the diagonal of every covariance, so it stays positive definite.
+    pub fn reg_covar(mut self, reg_covar: f64) -> Self {
+        self.reg_covar = reg_covar;
+        self
+    }
+
+    /// Number of initializations; the fit with the best final lower bound is kept.
+    pub fn n_init(mut self, n_init: usize) -> Self {
+        self.n_init = n_init;
+        self
+    }
+
+    /// Seed of every random choice (initialization, and [`Init::Random`]).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// How the first responsibilities are chosen.
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Data parallelism (default) or the seed's model parallelism.
+    pub fn parallelism(mut self, p: Parallelism) -> Self {
+        self.parallelism = p;
+        self
+    }
+
+    /// Threads for [`GaussianMixture::fit`] (default: the global pool).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// Schedule of the pool [`GaussianMixture::fit`] runs on.
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Fits the mixture to `x` (row-major, `d` columns) on nogil's pool: the
+    /// global pool, or a pool of [`threads`](GaussianMixture::threads), with
+    /// the builder's [`schedule`](GaussianMixture::schedule).
+    pub fn fit(&self, x: &[f64], d: usize) -> Result<GaussianMixtureModel, Error> {
+        let own;
+        let pool = match self.threads {
+            Some(t) => {
+                own = Pool::new(t)?;
+                &own
+            }
+            None => Pool::global()?,
+        };
+        self.fit_with(&pool.with_schedule(self.schedule)?, x, d)
+    }
+
+    /// Fits the mixture to `x` (row-major, `d` columns) on any executor.
+    ///
+    /// Errors (never panics) on: `d = 0`, a length not a multiple of `d`, a
+    /// NaN or infinity (naming the first), fewer points than components, a
+    /// bad parameter (`n_components` or `n_init` of 0, negative or
+    /// non-finite `tol` or `reg_covar`), mis-shaped or non-positive-definite
+    /// initial parameters, and a covariance that is singular even after
+    /// `reg_covar` ([`Error::SingularCovariance`]).
+    pub fn fit_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], d: usize) -> Result<GaussianMixtureModel, Error> {
+        self.check_parameters()?;
+        let n = check_data(x, d)?;
+        let k = self.n_components;
+        if n < k {
+            return Err(Error::TooFewPoints { n, components: k });
+        }
+        if let Init::Given(p) = &self.init {
+            check_given(p, self.covariance_type, k, d)?;
+        }
+        let mut best: Option<GaussianMixtureModel> = None;
+        for run in 0..self.n_init {
+            let seed = self.seed.wrapping_add(run as u64);
+            let model = self.fit_once(exec, x, d, seed)?;
+            let better = match &best {
+                None => true,
+                Some(b) => model.lower_bound() > b.lower_bound(),
+            };
+            if better {
+                best = Some(model);
+            }
+        }
+        Ok(best.expect("n_init >= 1"))
+    }
+
+    fn check_parameters(&self) -> Result<(), Error> {
+        let bad = |name, value: String, expected| Err(Error::InvalidParameter { name, value, expected });
+        if self.n_components == 0 {
+            return bad("n_components", "0".into(), "at least 1");
+        }
+        if self.n_init == 0 {
+            return bad("n_init", "0".into(), "at least 1");
+        }
+        if !(self.tol >= 0.0 && self.tol.is_finite()) {
+            return bad("tol", self.tol.to_string(), "a finite value >= 0");
+        }
+        if !(self.reg_covar >= 0.0 && self.reg_covar.is_finite()) {
+            return bad("reg_covar", self.reg_covar.to_string(), "a finite value >= 0");
+        }
+        Ok(())
+    }
+
+    fn fit_once<E: Executor + ?Sized>(
+        &self,
+        exec: &E,
+        x: &[f64],
+        d: usize,
+        seed: u64,
+    ) -> Result<GaussianMixtureModel, Error> {
+        let t = self.covariance_type;
+        let mut model = GaussianMixtureModel::from_params(t, d, self.initial_params(exec, x, d, seed)?)?;
+        let n = x.len() / d;
+        let mut prev = f64::NEG_INFINITY;
+        for iteration in 1..=self.max_iter {
+            let st = pass(exec, &model.gaussians, moments(t), self.parallelism, x);
+            let lower_bound = st.loglik / n as f64;
+            if !lower_bound.is_finite() {
+                return Err(Error::NonFiniteLikelihood { iteration });
+            }
+            let params = m_step(t, d, model.gaussians.means(), &st, self.reg_covar);
+            let history = std::mem::take(&mut model.lower_bounds);
+            model = GaussianMixtureModel::from_params(t, d, params)?;
+            model.lower_bounds = history;
+            model.lower_bounds.push(lower_bound);
+            model.n_iter = iteration;
+            if (lower_bound - prev).abs() < self.tol {
+                model.converged = true;
+                break;
+            }
+            prev = lower_bound;
+        }
+        Ok(model)
+    }
+
+    /// The parameters EM starts from.
+    fn initial_params<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], d: usize, seed: u64) -> Result<Params, Error> {
+        let (k, t) = (self.n_components, self.covariance_type);
+        let n = x.len() / d;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mo = moments(t);
+        let one_hot = |chosen: &[usize], shift: Vec<f64>| {
+            // Row chosen[c] belongs to component c alone; no other row counts.
+            let mut owner = std::collections::HashMap::with_capacity(k);
+            for (c, &i) in chosen.iter().enumerate() {
+                owner.entry(i).or_insert(c);
+            }
+            let st = init::resp_stats(exec, x, d, &shift, mo, |i, r| {
+                r.fill(0.0);
+                if let Some(&c) = owner.get(&i) {
+                    r[c] = 1.0;
+                }
+            });
+            m_step(t, d, &shift, &st, self.reg_covar)
+        };
+        let rows_of = |chosen: &[usize]| chosen.iter().flat_map(|&i| x[i * d..(i + 1) * d].iter().copied()).collect();
+        let kmeans = |rng: &mut StdRng| {
+            let chosen = init::kmeans_plusplus(exec, x, d, k, rng);
+            let mut centers: Vec<f64> = rows_of(&chosen);
+            let labels = init::lloyd(exec, x, d, &mut centers, 300);
+            let st = init::resp_stats(exec, x, d, &centers, mo, |i, r| {
+                r.fill(0.0);
+                r[labels[i]] = 1.0;
+            });
+            m_step(t, d, &centers, &st, self.reg_covar)
+        };
+        Ok(match &self.init {
+            Init::KMeans => kmeans(&mut rng),
+            Init::KMeansPlusPlus => {
+                let chosen = init::kmeans_plusplus(exec, x, d, k, &mut rng);
+                one_hot(&chosen, rows_of(&chosen))
+            }
+            Init::RandomFromData => {
+                let chosen = init::random_rows(n, k, &mut rng);
+                one_hot(&chosen, rows_of(&chosen))
+            }
+            Init::Random => {
+                let mean = column_means(x, d);
+                let shift: Vec<f64> = mean.repeat(k);
+                let st = init::resp_stats(exec, x, d, &shift, mo, |i, r| init::random_responsibilities(seed, i, r));
+                m_step(t, d, &shift, &st, self.reg_covar)
+            }
+            Init::Given(p) => {
+                let complete =
+                    p.weights.is_some() && p.means.is_some() && (p.covariances.is_some() || p.precisions.is_some());
+                let mut params = if complete {
+                    Params { weights: vec![], means: vec![], covariances: vec![] }
+                } else {
+                    kmeans(&mut rng)
+                };
+                if let Some(w) = &p.weights {
+                    params.weights = w.clone();
+                }
+                if let Some(m) = &p.means {
+                    params.means = m.clone();
+                }
+                if let Some(c) = &p.covariances {
+                    params.covariances = c.clone();
+                } else if let Some(prec) = &p.precisions {
+                    params.covariances = invert_spd_blocks(prec, t, d, "precisions_init")?;
+                }
+                params
+            }
+        })
+    }
+}
+
+/// Checks row-major data and returns the number of rows.
+fn check_data(x: &[f64], d: usize) -> Result<usize, Error> {
+    if d == 0 {
+        return Err(Error::ZeroDimension);
+    }
+    if !x.len().is_multiple_of(d) {
+        return Err(Error::Shape {
+            what: "data (values)",
+            expected: format!("a multiple of d = {d}"),
+            got: x.len().to_string(),
+        });
+    }
+    if let Some(at) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFinite { row: at / d, column: at % d });
+    }
+    Ok(x.len() / d)
+}
+
+fn column_means(x: &[f64], d: usize) -> Vec<f64> {
+    let n = (x.len() / d) as f64;
+    let first = &x[..d];
+    let mut m = vec![0.0; d];
+    for row in x.chunks_exact(d) {
+        for j in 0..d {
+            m[j] += row[j] - first[j];
+        }
+    }
+    (0..d).map(|j| first[j] + m[j] / n).collect()
+}
+
+fn check_given(p: &InitialParams, t: CovarianceType, k: usize, d: usize) -> Result<(), Error> {
+    let shape = |what, expected: usize, got: usize| {
+        if expected == got {
+            Ok(())
+        } else {
+            Err(Error::Shape { what, expected: expected.to_string(), got: got.to_string() })
+        }
+    };
+    if let Some(w) = &p.weights {
+        shape("weights_init (values)", k, w.len())?;
+        let sum: f64 = w.iter().sum();
+        if w.iter().any(|v| !(0.0..=1.0).contains(v)) || (sum - 1.0).abs() > 1e-6 {
+            return Err(Error::InvalidParameter {
+                name: "weights_init",
+                value: format!("{w:?}"),
+                expected: "values in [0, 1] summing to 1",
+            });
+        }
+    }
+    if let Some(m) = &p.means {
+        shape("means_init (values)", k * d, m.len())?;
+        if let Some(at) = m.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidParameter {
+                name: "means_init",
+                value: format!("{} at index {at}", m[at]),
+                expected: "finite values",
+            });
+        }
+    }
+    if p.covariances.is_some() && p.precisions.is_some() {
+        return Err(Error::InvalidParameter {
+            name: "initial parameters",
+            value: "both covariances and precisions".into(),
+            expected: "one of covariances or precisions",
+        });
+    }
+    for (what, v) in [("covariances_init", &p.covariances), ("precisions_init", &p.precisions)] {
+        if let Some(v) = v {
+            shape(what, t.len(k, d), v.len())?;
+            invert_spd_blocks(v, t, d, what)?;
+        }
+    }
+    Ok(())
+}
+
+/// Inverts each symmetric positive definite block of `v` (in the covariance
+/// type's shape), by Cholesky. Errors name the first block that is not SPD.
+fn invert_spd_blocks(v: &[f64], t: CovarianceType, d: usize, what: &'static str) -> Result<Vec<f64>, Error> {
+    let bad = |component| Error::NotPositiveDefinite { what, component };
+    match t {
+        CovarianceType::Full | CovarianceType::Tied => {
+            let mut out = Vec::with_capacity(v.len());
+            for (c, m) in v.chunks_exact(d * d).enumerate() {
+                let symmetric = (0..d).all(|i| {
+                    (0..i).all(|j| {
+                        let (a, b) = (m[i * d + j], m[j * d + i]);
+                        (a - b).abs() <= 1e-10 * a.abs().max(b.abs()).max(f64::MIN_POSITIVE)
+                    })
+                });
+                if !symmetric {
+                    return Err(bad(c));
+                }
+                let l = cholesky(m, d).ok_or(bad(c))?;
+                let w = invert_lower(&l, d);
+                // m⁻¹ = Wᵀ·W.
+                let mut inv = vec![0.0; d * d];
+                for i in 0..d {
+                    for j in 0..d {
+                        inv[i * d + j] = (i.max(j)..d).map(|p| w[p * d + i] * w[p * d + j]).sum();
+                    }
+                }
+                if inv.iter().any(|x| !x.is_finite()) {
+                    return Err(bad(c));
+                }
+                out.extend_from_slice(&inv);
+            }
+            Ok(out)
+        }
+        CovarianceType::Diag | CovarianceType::Spherical => {
+            let per = if t == CovarianceType::Diag { d } else { 1 };
+            v.iter()
+                .enumerate()
+                .map(
+                    |(i, &x)| {
+                        if x > 0.0 && x.is_finite() && (1.0 / x).is_finite() { Ok(1.0 / x) } else { Err(bad(i / per)) }
+                    },
+                )
+                .collect()
+        }
+    }
+}
+
+/// A fitted Gaussian mixture, with scikit-learn's fitted attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianMixtureModel {
+    covariance_type: CovarianceType,
+    d: usize,
+    params: Params,
+    precisions_cholesky: Vec<f64>,
+    gaussians: Gaussians,
+    n_iter: usize,
+    converged: bool,
+    lower_bounds: Vec<f64>,
+}
+
+impl GaussianMixtureModel {
+    fn from_params(t: CovarianceType, d: usize, params: Params) -> Result<Self, Error> {
+        let (gaussians, precisions_cholesky) = prepare(t, d, &params)?;
+        Ok(GaussianMixtureModel {
+            covariance_type: t,
+            d,
+            params,
+            precisions_cholesky,
+            gaussians,
+            n_iter: 0,
+            converged: false,
+            lower_bounds: Vec::new(),
+        })
+    }
+
+    /// A model from parameters, checked as [`Init::Given`] checks them:
+    /// `weights` (`k`), `means` (`k × d`), `covariances` in the type's shape.
+    pub fn from_parameters(
+        covariance_type: CovarianceType,
+        d: usize,
+        weights: Vec<f64>,
+        means: Vec<f64>,
+        covariances: Vec<f64>,
+    ) -> Result<Self, Error> {
+        if d == 0 {
+            return Err(Error::ZeroDimension);
+        }
+        let k = weights.len();
+        if k == 0 {
+            return Err(Error::InvalidParameter {
+                name: "weights",
+                value: "[]".into(),
+                expected: "at least one component",
+            });
+        }
+        let given = InitialParams {
+            weights: Some(weights.clone()),
+            means: Some(means.clone()),
+            covariances: Some(covariances.clone()),
+            precisions: None,
+        };
+        check_given(&given, covariance_type, k, d)?;
+        Self::from_params(covariance_type, d, Params { weights, means, covariances })
+    }
+
+    /// The M-step from merged statistics: the model that EM's next iteration
+    /// would produce from the data the statistics summarize.
+    pub fn from_stats(stats: &SufficientStats, reg_covar: f64) -> Result<Self, Error> {
+        if !(reg_covar >= 0.0 && reg_covar.is_finite()) {
+            return Err(Error::InvalidParameter {
+                name: "reg_covar",
+                value: reg_covar.to_string(),
+                expected: "a finite value >= 0",
+            });
+        }
+        let params = m_step(stats.covariance_type, stats.d, &stats.shift, &stats.pass, reg_covar);
+        Self::from_params(stats.covariance_type, stats.d, params)
+    }
+
+    /// The E-step's sufficient statistics of a chunk of data under this
+    /// model (see [`SufficientStats`]); merge chunks, then [`from_stats`](Self::from_stats).
+    pub fn summarize<E: Executor + ?Sized>(&self, exec: &E, x: &[f64]) -> Result<SufficientStats, Error> {
+        let n = self.check(x)?;
+        let pass: PassStats = pass(exec, &self.gaussians, moments(self.covariance_type), Parallelism::Data, x);
+        Ok(SufficientStats {
+            covariance_type: self.covariance_type,
+            d: self.d,
+            shift: self.gaussians.means().to_vec(),
+            pass,
+            samples: n,
+        })
+    }
+
+    /// The covariance type.
+    pub fn covariance_type(&self) -> CovarianceType {
+        self.covariance_type
+    }
+
+    /// Number of components `k`.
+    pub fn components(&self) -> usize {
+        self.params.weights.len()
+    }
+
+    /// Dimension `d`.
+    pub fn dim(&self) -> usize {
+        self.d
+    }
+
+    /// Mixture weights (`k`), summing to 1.
+    pub fn weights(&self) -> &[f64] {
+        &self.params.weights
+    }
+
+    /// Means, `k × d` row-major.
+    pub fn means(&self) -> &[f64] {
+        &self.params.means
+    }
+
+    /// Covariances in the type's shape: full `k × d × d`, tied `d × d`,
+    /// diag `k × d`, spherical `k`.
+    pub fn covariances(&self) -> &[f64] {
+        &self.params.covariances
+    }
+
+    /// scikit-learn's `precisions_cholesky_`, same shapes as the
+    /// covariances: for full and tied, the upper-triangular `U` (row-major)
+    /// with `U·Uᵀ` the precision; for diag and spherical, `1/σ`.
+    pub fn precisions_cholesky(&self) -> &[f64] {
+        &self.precisions_cholesky
+    }
+
+    /// The components as the kernels use them.
+    pub fn gaussians(&self) -> &Gaussians {
+        &self.gaussians
+    }
+
+    /// EM iterations run by the kept initialization.
+    pub fn n_iter(&self) -> usize {
+        self.n_iter
+    }
+
+    /// Whether the lower bound changed by less than `tol` before `max_iter`.
+    pub fn converged(&self) -> bool {
+        self.converged
+    }
+
+    /// The mean log-likelihood per sample at each iteration (before that
+    /// iteration's M-step, as scikit-learn's `lower_bound_`).
+    pub fn lower_bounds(&self) -> &[f64] {
+        &self.lower_bounds
+    }
+
+    /// The last lower bound (−∞ before any iteration).
+    pub fn lower_bound(&self) -> f64 {
+        self.lower_bounds.last().copied().unwrap_or(f64::NEG_INFINITY)
+    }
+
+    fn check(&self, x: &[f64]) -> Result<usize, Error> {
+        check_data(x, self.d)
+    }
+
+    fn rows<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], what: RowOutput) -> Result<Vec<f64>, Error> {
+        let n = self.check(x)?;
+        let mut out = vec![0.0; n * what.width(self.components())];
+        per_row(exec, &self.gaussians, x, what, &mut out);
+        if what != RowOutput::Label && out.iter().any(|v| v.is_nan()) {
+            return Err(Error::NonFiniteLikelihood { iteration: 0 });
+        }
+        Ok(out)
+    }
+
+    /// The most responsible component of each row, on `exec`.
+    pub fn predict_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64]) -> Result<Vec<usize>, Error> {
+        Ok(self.rows(exec, x, RowOutput::Label)?.into_iter().map(|v| v as usize).collect())
+    }
+
+    /// Responsibilities, `n × k` row-major, on `exec`.
+    pub fn predict_proba_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64]) -> Result<Vec<f64>, Error> {
+        self.rows(exec, x, RowOutput::Responsibilities)
+    }
+
+    /// `ln p(x)` of each row, on `exec`.
+    pub fn score_samples_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64]) -> Result<Vec<f64>, Error> {
+        self.rows(exec, x, RowOutput::LogLikelihood)
+    }
+
+    /// The mean of [`score_samples`](Self::score_samples) (summed in a fixed order).
+    pub fn score_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64]) -> Result<f64, Error> {
+        let s = self.score_samples_with(exec, x)?;
+        if s.is_empty() {
+            return Err(Error::TooFewPoints { n: 0, components: 1 });
+        }
+        Ok(crate::simd::pairwise(&s) / s.len() as f64)
+    }
+
+    /// The most responsible component of each row, on the global pool.
+    pub fn predict(&self, x: &[f64]) -> Result<Vec<usize>, Error> {
+        self.predict_with(default_exec(), x)
+    }
+
+    /// Responsibilities, `n × k` row-major, on the global pool.
+    pub fn predict_proba(&self, x: &[f64]) -> Result<Vec<f64>, Error> {
+        self.predict_proba_with(default_exec(), x)
+    }
+
+    /// `ln p(x)` of each row, on the global pool.
+    pub fn score_samples(&self, x: &[f64]) -> Result<Vec<f64>, Error> {
+        self.score_samples_with(default_exec(), x)
+    }
+
+    /// Mean log-likelihood per sample, on the global pool.
+    pub fn score(&self, x: &[f64]) -> Result<f64, Error> {
+        self.score_with(default_exec(), x)
+    }
+
+    /// Number of free parameters: covariances, means, and `k − 1` weights.
+    pub fn n_parameters(&self) -> usize {
+        let (k, d) = (self.components(), self.d);
+        self.covariance_type.free_parameters(k, d) + k * d + k - 1
+    }
+
+    /// Bayesian information criterion on `x` (lower is better).
+    pub fn bic(&self, x: &[f64]) -> Result<f64, Error> {
+        let n = self.check(x)? as f64;
+        Ok(-2.0 * self.score(x)? * n + self.n_parameters() as f64 * n.ln())
+    }
+
+    /// Akaike information criterion on `x` (lower is better).
+    pub fn aic(&self, x: &[f64]) -> Result<f64, Error> {
+        let n = self.check(x)? as f64;
+        Ok(-2.0 * self.score(x)? * n + 2.0 * self.n_parameters() as f64)
+    }
+
+    /// Draws `n` points from the mixture: `(x, labels)`, `x` row-major
+    /// `n × d`, grouped by component as scikit-learn's `sample` returns them.
+    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> (Vec<f64>, Vec<usize>) {
+        let (k, d) = (self.components(), self.d);
+        let mut counts = vec![0usize; k];
+        for _ in 0..n {
+            let u: f64 = rng.random();
+            let mut acc = 0.0;
+            let mut c = k - 1;
+            for (i, w) in self.params.weights.iter().enumerate() {
+                acc += w;
+                if u < acc {
+                    c = i;
+                    break;
+                }
+            }
+            counts[c] += 1;
+        }
+        // Each component's covariance factor: lower L with Σ = L·Lᵀ.
+        let factor = |c: usize| -> Vec<f64> {
+            let cov = &self.params.covariances;
+            match self.covariance_type {
+                CovarianceType::Full => cholesky(&cov[c * d * d..(c + 1) * d * d], d),
+                CovarianceType::Tied => cholesky(cov, d),
+                CovarianceType::Diag => Some(diag_matrix(cov[c * d..(c + 1) * d].iter().map(|v| v.sqrt()), d)),
+                CovarianceType::Spherical => Some(diag_matrix(std::iter::repeat_n(cov[c].sqrt(), d), d)),
+            }
+            .expect("a fitted covariance is positive definite")
+        };
+        let mut x = Vec::with_capacity(n * d);
+        let mut labels = Vec::with_capacity(n);
+        let mut z = vec![0.0; d];
+        for (c, &count) in counts.iter().enumerate() {
+            let l = factor(c);
+            let mu = &self.params.means[c * d..(c + 1) * d];
+            for _ in 0..count {
+                for v in z.iter_mut() {
+                    *v = standard_normal(rng);
+                }
+                for i in 0..d {
+                    x.push(mu[i] + (0..=i).map(|j| l[i * d + j] * z[j]).sum::<f64>());
+                }
+                labels.push(c);
+            }
+        }
+        (x, labels)
+    }
+}
+
+fn diag_matrix(diag: impl Iterator<Item = f64>, d: usize) -> Vec<f64> {
+    let mut m = vec![0.0; d * d];
+    for (i, v) in diag.enumerate() {
+        m[i * d + i] = v;
+    }
+    m
+}
+
+/// A standard normal deviate (Box–Muller; `u₁` in (0, 1] so `ln u₁` is finite).
+fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    let u1 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// The global pool, or the calling thread alone if it could not be built.
+fn default_exec() -> &'static dyn Executor {
+    match Pool::global() {
+        Ok(p) => p,
+        Err(_) => &Sequential,
+    }
+}

@@ -1,0 +1,245 @@
+//! Sufficient statistics of a mixture, and the M-step that turns them into
+//! parameters.
+
+// Index loops over i, j, c mirror the formulas they compute.
+#![allow(clippy::needless_range_loop)]
+
+use crate::Error;
+use crate::kernels::gauss::{Factor, Gaussians, Moments, PassStats, cholesky, invert_lower};
+
+use super::CovarianceType;
+
+/// The M-step's sufficient statistics of a data set under a mixture, shifted
+/// by the mixture's means for accuracy.
+///
+/// For component `k` with mean `cₖ` (the *shift*, the mean of the model the
+/// statistics were taken under): `n[k] = Σᵢ rᵢₖ`, `s[k] = Σᵢ rᵢₖ·(xᵢ − cₖ)`
+/// and `q[k] = Σᵢ rᵢₖ·(xᵢ − cₖ)(xᵢ − cₖ)ᵀ` — the packed lower triangle
+/// (`i(i+1)/2 + j`) for full and tied covariances, the diagonal for diag
+/// and spherical. Shifting keeps the digits of data far from the origin: the
+/// new mean is `cₖ + s[k]/n[k]` and the covariance `q[k]/n[k] − δδᵀ` with a
+/// small `δ = s[k]/n[k]`, where unshifted moments would cancel catastrophically.
+///
+/// Statistics of chunks of a data set taken under the same model merge by
+/// addition ([`SufficientStats::merge`]), and
+/// [`GaussianMixtureModel::from_stats`](super::GaussianMixtureModel::from_stats)
+/// solves the M-step from the merged whole: fit data that does not fit in
+/// memory, or across the ranks of a distributed job (pomegranate's
+/// `summarize` / `from_summaries`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SufficientStats {
+    pub(crate) covariance_type: CovarianceType,
+    pub(crate) d: usize,
+    pub(crate) shift: Vec<f64>,
+    pub(crate) pass: PassStats,
+    pub(crate) samples: usize,
+}
+
+impl SufficientStats {
+    /// Number of components.
+    pub fn components(&self) -> usize {
+        self.pass.n.len()
+    }
+
+    /// Dimension of the data.
+    pub fn dim(&self) -> usize {
+        self.d
+    }
+
+    /// Number of data points summarized.
+    pub fn samples(&self) -> usize {
+        self.samples
+    }
+
+    /// The shift `cₖ` of each component (`k × d`): the means of the model
+    /// the statistics were taken under.
+    pub fn shift(&self) -> &[f64] {
+        &self.shift
+    }
+
+    /// `Σᵢ rᵢₖ` per component.
+    pub fn weights_sum(&self) -> &[f64] {
+        &self.pass.n
+    }
+
+    /// `Σᵢ rᵢₖ·(xᵢ − cₖ)`, `k × d`.
+    pub fn first_moments(&self) -> &[f64] {
+        &self.pass.s
+    }
+
+    /// The second moments (see the type's docs for the layout).
+    pub fn second_moments(&self) -> &[f64] {
+        &self.pass.q
+    }
+
+    /// `Σᵢ ln p(xᵢ)` under the model the statistics were taken under.
+    pub fn log_likelihood(&self) -> f64 {
+        self.pass.loglik
+    }
+
+    /// Adds the statistics of another chunk of data taken under the same model.
+    ///
+    /// Errors when the two differ in covariance type, shape or shift (they
+    /// were taken under different models, and their sum would mean nothing).
+    pub fn merge(&mut self, other: &SufficientStats) -> Result<(), Error> {
+        if self.covariance_type != other.covariance_type || self.d != other.d || self.components() != other.components()
+        {
+            return Err(Error::Shape {
+                what: "statistics to merge",
+                expected: format!("{} components of {}-D {}", self.components(), self.d, self.covariance_type),
+                got: format!("{} components of {}-D {}", other.components(), other.d, other.covariance_type),
+            });
+        }
+        if self.shift.iter().zip(&other.shift).any(|(a, b)| a.to_bits() != b.to_bits()) {
+            return Err(Error::InvalidParameter {
+                name: "statistics to merge",
+                value: "a different shift".into(),
+                expected: "statistics taken under the same model (same means)",
+            });
+        }
+        self.pass = std::mem::replace(&mut self.pass, PassStats { n: vec![], s: vec![], q: vec![], loglik: 0.0 })
+            .add(other.pass.clone());
+        self.samples += other.samples;
+        Ok(())
+    }
+}
+
+/// What the M-step produces, in scikit-learn's shapes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Params {
+    pub weights: Vec<f64>,
+    pub means: Vec<f64>,
+    /// full: `k·d·d`; tied: `d·d`; diag: `k·d`; spherical: `k`.
+    pub covariances: Vec<f64>,
+}
+
+/// The moments a covariance type needs.
+pub(crate) fn moments(t: CovarianceType) -> Moments {
+    match t {
+        CovarianceType::Full | CovarianceType::Tied => Moments::Full,
+        CovarianceType::Diag | CovarianceType::Spherical => Moments::Diagonal,
+    }
+}
+
+/// scikit-learn's guard: `10·ε` added to every component's weight sum, so an
+/// emptied component gives finite means and covariances, never 0/0.
+const WEIGHT_EPS: f64 = 10.0 * f64::EPSILON;
+
+/// Solves the M-step from statistics.
+pub(crate) fn m_step(t: CovarianceType, d: usize, shift: &[f64], st: &PassStats, reg: f64) -> Params {
+    let k = st.n.len();
+    let nk: Vec<f64> = st.n.iter().map(|n| n + WEIGHT_EPS).collect();
+    let total: f64 = nk.iter().sum();
+    let weights = nk.iter().map(|n| n / total).collect();
+    let mut means = vec![0.0; k * d];
+    let mut delta = vec![0.0; k * d];
+    for c in 0..k {
+        for j in 0..d {
+            delta[c * d + j] = st.s[c * d + j] / nk[c];
+            means[c * d + j] = shift[c * d + j] + delta[c * d + j];
+        }
+    }
+    let tri = d * (d + 1) / 2;
+    let covariances = match t {
+        CovarianceType::Full => {
+            let mut cov = vec![0.0; k * d * d];
+            for c in 0..k {
+                let dl = &delta[c * d..(c + 1) * d];
+                for i in 0..d {
+                    for j in 0..=i {
+                        let v = st.q[c * tri + i * (i + 1) / 2 + j] / nk[c] - dl[i] * dl[j];
+                        cov[c * d * d + i * d + j] = v;
+                        cov[c * d * d + j * d + i] = v;
+                    }
+                    cov[c * d * d + i * d + i] += reg;
+                }
+            }
+            cov
+        }
+        CovarianceType::Tied => {
+            let mut cov = vec![0.0; d * d];
+            for i in 0..d {
+                for j in 0..=i {
+                    let mut v = 0.0;
+                    for c in 0..k {
+                        v += st.q[c * tri + i * (i + 1) / 2 + j] - nk[c] * delta[c * d + i] * delta[c * d + j];
+                    }
+                    v /= total;
+                    cov[i * d + j] = v;
+                    cov[j * d + i] = v;
+                }
+                cov[i * d + i] += reg;
+            }
+            cov
+        }
+        CovarianceType::Diag | CovarianceType::Spherical => {
+            let mut var = vec![0.0; k * d];
+            for c in 0..k {
+                for j in 0..d {
+                    let dj = delta[c * d + j];
+                    var[c * d + j] = st.q[c * d + j] / nk[c] - dj * dj + reg;
+                }
+            }
+            if t == CovarianceType::Spherical {
+                var.chunks_exact(d).map(|v| v.iter().sum::<f64>() / d as f64).collect()
+            } else {
+                var
+            }
+        }
+    };
+    Params { weights, means, covariances }
+}
+
+/// Components for the kernel from parameters, and the precision Cholesky
+/// factors in scikit-learn's convention (`precisions_cholesky_`: for full
+/// and tied the upper-triangular `U` with `U·Uᵀ = Σ⁻¹`; for diag and
+/// spherical `1/σ`). Errors name the first covariance that is not positive
+/// definite.
+pub(crate) fn prepare(t: CovarianceType, d: usize, p: &Params) -> Result<(Gaussians, Vec<f64>), Error> {
+    let k = p.weights.len();
+    let log_w: Vec<f64> = p.weights.iter().map(|w| w.ln()).collect();
+    match t {
+        CovarianceType::Full | CovarianceType::Tied => {
+            let mats = if t == CovarianceType::Full { k } else { 1 };
+            let mut ws = Vec::with_capacity(mats * d * d);
+            for c in 0..mats {
+                let l = cholesky(&p.covariances[c * d * d..(c + 1) * d * d], d)
+                    .ok_or(Error::SingularCovariance { component: c })?;
+                let w = invert_lower(&l, d);
+                if w.iter().any(|v| !v.is_finite()) {
+                    return Err(Error::SingularCovariance { component: c });
+                }
+                ws.extend_from_slice(&w);
+            }
+            let mut upper = vec![0.0; mats * d * d];
+            for c in 0..mats {
+                for i in 0..d {
+                    for j in 0..d {
+                        upper[c * d * d + j * d + i] = ws[c * d * d + i * d + j];
+                    }
+                }
+            }
+            let factors = if t == CovarianceType::Full { ws } else { ws.repeat(k) };
+            let g = Gaussians::new(d, Factor::Triangular, p.means.clone(), factors, &log_w)?;
+            Ok((g, upper))
+        }
+        CovarianceType::Diag | CovarianceType::Spherical => {
+            let per = if t == CovarianceType::Diag { d } else { 1 };
+            let mut inv_sd = Vec::with_capacity(k * per);
+            for (i, &v) in p.covariances.iter().enumerate() {
+                let w = 1.0 / v.sqrt();
+                if !(v > 0.0 && w.is_finite()) {
+                    return Err(Error::SingularCovariance { component: i / per });
+                }
+                inv_sd.push(w);
+            }
+            let factors = if per == d {
+                inv_sd.clone()
+            } else {
+                inv_sd.iter().flat_map(|&w| std::iter::repeat_n(w, d)).collect()
+            };
+            let g = Gaussians::new(d, Factor::Diagonal, p.means.clone(), factors, &log_w)?;
+            Ok((g, inv_sd))
+        }
+    }
+}

@@ -1,0 +1,713 @@
+//! The Gaussian mixture: against a plain reference EM written here (obvious
+//! loops, explicit inverses, exp-then-normalise), the mirror, closed forms,
+//! the seed's data sets, determinism across executors, hard data and errors.
+
+// Index loops over i, j, c mirror the formulas they compute.
+#![allow(clippy::needless_range_loop)]
+
+mod common;
+
+use common::{Fixture, THREADS, schedules, size};
+use nogil::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism};
+use nogil::kernels::gauss::{Factor, Gaussians, LN_2PI, log_densities, log_probability_raw};
+use nogil::{Error, Pool, Sequential};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+const TYPES: [CovarianceType; 4] =
+    [CovarianceType::Full, CovarianceType::Tied, CovarianceType::Diag, CovarianceType::Spherical];
+
+fn randn(rng: &mut StdRng) -> f64 {
+    let u1 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+// ---------------------------------------------------------------------------
+// The reference: plain EM, as a textbook writes it.
+
+/// Inverse and log-determinant of a symmetric positive definite matrix, by
+/// Gauss–Jordan elimination with partial pivoting.
+fn inverse_and_log_det(a: &[f64], d: usize) -> (Vec<f64>, f64) {
+    let mut m = a.to_vec();
+    let mut inv: Vec<f64> = (0..d * d).map(|i| if i / d == i % d { 1.0 } else { 0.0 }).collect();
+    let mut log_det = 0.0;
+    for col in 0..d {
+        let pivot = (col..d).max_by(|&i, &j| m[i * d + col].abs().total_cmp(&m[j * d + col].abs())).unwrap();
+        if pivot != col {
+            for j in 0..d {
+                m.swap(pivot * d + j, col * d + j);
+                inv.swap(pivot * d + j, col * d + j);
+            }
+        }
+        let p = m[col * d + col];
+        log_det += p.abs().ln();
+        for j in 0..d {
+            m[col * d + j] /= p;
+            inv[col * d + j] /= p;
+        }
+        for i in 0..d {
+            if i != col {
+                let f = m[i * d + col];
+                for j in 0..d {
+                    m[i * d + j] -= f * m[col * d + j];
+                    inv[i * d + j] -= f * inv[col * d + j];
+                }
+            }
+        }
+    }
+    (inv, log_det)
+}
+
+/// Expands covariances of any type to `k` full `d × d` matrices.
+fn full_covariances(t: CovarianceType, cov: &[f64], k: usize, d: usize) -> Vec<f64> {
+    let mut out = vec![0.0; k * d * d];
+    for c in 0..k {
+        for i in 0..d {
+            for j in 0..d {
+                out[c * d * d + i * d + j] = match t {
+                    CovarianceType::Full => cov[c * d * d + i * d + j],
+                    CovarianceType::Tied => cov[i * d + j],
+                    CovarianceType::Diag => {
+                        if i == j {
+                            cov[c * d + i]
+                        } else {
+                            0.0
+                        }
+                    }
+                    CovarianceType::Spherical => {
+                        if i == j {
+                            cov[c]
+                        } else {
+                            0.0
+                        }
+                    }
+                };
+            }
+        }
+    }
+    out
+}
+
+struct Reference {
+    weights: Vec<f64>,
+    means: Vec<f64>,
+    covariances: Vec<f64>,
+    lower_bounds: Vec<f64>,
+}
+
+/// `iters` EM iterations from the given parameters, scikit-learn's M-step.
+#[allow(clippy::too_many_arguments)]
+fn reference_em(
+    t: CovarianceType,
+    x: &[f64],
+    d: usize,
+    mut w: Vec<f64>,
+    mut mu: Vec<f64>,
+    mut cov: Vec<f64>,
+    reg: f64,
+    iters: usize,
+) -> Reference {
+    let n = x.len() / d;
+    let k = w.len();
+    let mut lower_bounds = vec![];
+    for _ in 0..iters {
+        // E-step: explicit inverses, densities, exp-then-normalise (the
+        // data are well-conditioned, so nothing underflows).
+        let full = full_covariances(t, &cov, k, d);
+        let mut r = vec![0.0; n * k];
+        let mut ll = 0.0;
+        for c in 0..k {
+            let (inv, log_det) = inverse_and_log_det(&full[c * d * d..(c + 1) * d * d], d);
+            for i in 0..n {
+                let mut q = 0.0;
+                for a in 0..d {
+                    for b in 0..d {
+                        q += (x[i * d + a] - mu[c * d + a]) * inv[a * d + b] * (x[i * d + b] - mu[c * d + b]);
+                    }
+                }
+                r[i * k + c] = w[c] * (-0.5 * (d as f64 * LN_2PI + log_det + q)).exp();
+            }
+        }
+        for i in 0..n {
+            let s: f64 = r[i * k..(i + 1) * k].iter().sum();
+            ll += s.ln();
+            for c in 0..k {
+                r[i * k + c] /= s;
+            }
+        }
+        lower_bounds.push(ll / n as f64);
+        // M-step.
+        let nk: Vec<f64> = (0..k).map(|c| (0..n).map(|i| r[i * k + c]).sum::<f64>() + 10.0 * f64::EPSILON).collect();
+        let total: f64 = nk.iter().sum();
+        w = nk.iter().map(|v| v / total).collect();
+        for c in 0..k {
+            for a in 0..d {
+                mu[c * d + a] = (0..n).map(|i| r[i * k + c] * x[i * d + a]).sum::<f64>() / nk[c];
+            }
+        }
+        let mut fullcov = vec![0.0; k * d * d];
+        for c in 0..k {
+            for a in 0..d {
+                for b in 0..d {
+                    fullcov[c * d * d + a * d + b] = (0..n)
+                        .map(|i| r[i * k + c] * (x[i * d + a] - mu[c * d + a]) * (x[i * d + b] - mu[c * d + b]))
+                        .sum::<f64>()
+                        / nk[c];
+                }
+            }
+        }
+        cov = match t {
+            CovarianceType::Full => {
+                let mut v = fullcov;
+                for c in 0..k {
+                    for a in 0..d {
+                        v[c * d * d + a * d + a] += reg;
+                    }
+                }
+                v
+            }
+            CovarianceType::Tied => {
+                let mut v = vec![0.0; d * d];
+                for c in 0..k {
+                    for e in 0..d * d {
+                        v[e] += nk[c] * fullcov[c * d * d + e] / total;
+                    }
+                }
+                for a in 0..d {
+                    v[a * d + a] += reg;
+                }
+                v
+            }
+            CovarianceType::Diag => (0..k * d).map(|e| fullcov[(e / d) * d * d + (e % d) * d + e % d] + reg).collect(),
+            CovarianceType::Spherical => {
+                (0..k).map(|c| (0..d).map(|a| fullcov[c * d * d + a * d + a] + reg).sum::<f64>() / d as f64).collect()
+            }
+        };
+    }
+    Reference { weights: w, means: mu, covariances: cov, lower_bounds }
+}
+
+/// `k` well-separated blobs in `d` dimensions, `per` points each, with
+/// per-feature scales so covariances are not all alike.
+fn blobs(k: usize, d: usize, per: usize, rng: &mut StdRng) -> (Vec<f64>, Vec<f64>) {
+    let centers: Vec<f64> = (0..k * d).map(|_| rng.random_range(-12.0..12.0)).collect();
+    let mut x = Vec::with_capacity(k * per * d);
+    for c in 0..k {
+        for _ in 0..per {
+            let z: Vec<f64> = (0..d).map(|_| randn(rng)).collect();
+            for a in 0..d {
+                // A mild correlation with the previous feature.
+                let corr = if a > 0 { 0.3 * z[a - 1] } else { 0.0 };
+                x.push(centers[c * d + a] + (0.5 + 0.1 * (a % 3) as f64) * z[a] + corr);
+            }
+        }
+    }
+    (x, centers)
+}
+
+fn assert_close(what: &str, got: &[f64], want: &[f64], rel: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let scale = w.abs().max(1.0);
+        assert!((g - w).abs() <= rel * scale, "{what}[{i}]: got {g}, want {w} (rel diff {:e})", (g - w).abs() / scale);
+    }
+}
+
+fn initial_for(t: CovarianceType, k: usize, d: usize, centers: &[f64], rng: &mut StdRng) -> InitialParams {
+    let means: Vec<f64> = centers.iter().map(|c| c + 0.3 * randn(rng)).collect();
+    let covariances = match t {
+        CovarianceType::Full => (0..k).flat_map(|_| identity(d)).collect(),
+        CovarianceType::Tied => identity(d),
+        CovarianceType::Diag => vec![1.0; k * d],
+        CovarianceType::Spherical => vec![1.0; k],
+    };
+    InitialParams {
+        weights: Some(vec![1.0 / k as f64; k]),
+        means: Some(means),
+        covariances: Some(covariances),
+        precisions: None,
+    }
+}
+
+fn identity(d: usize) -> Vec<f64> {
+    (0..d * d).map(|i| if i / d == i % d { 1.0 } else { 0.0 }).collect()
+}
+
+#[test]
+fn agrees_with_the_reference_em_for_every_type_dimension_and_k() {
+    let dims: &[usize] = if cfg!(miri) { &[2] } else { &[1, 2, 3, 5, 8, 17] };
+    let ks: &[usize] = if cfg!(miri) { &[2] } else { &[1, 2, 4, 7] };
+    let per = size(60, 5);
+    let iters = size(8, 2);
+    let mut rng = StdRng::seed_from_u64(42);
+    for &d in dims {
+        for &k in ks {
+            let (x, centers) = blobs(k, d, per, &mut rng);
+            for t in TYPES {
+                let init = initial_for(t, k, d, &centers, &mut rng);
+                let model = GaussianMixture::new(k)
+                    .covariance_type(t)
+                    .tol(0.0)
+                    .max_iter(iters)
+                    .init(Init::Given(init.clone()))
+                    .fit_with(&Sequential, &x, d)
+                    .unwrap();
+                let r = reference_em(
+                    t,
+                    &x,
+                    d,
+                    init.weights.unwrap(),
+                    init.means.unwrap(),
+                    init.covariances.unwrap(),
+                    1e-6,
+                    iters,
+                );
+                let what = format!("{t} d={d} k={k}");
+                assert_eq!(model.n_iter(), iters, "{what}: tol = 0 runs every iteration");
+                assert!(!model.converged(), "{what}");
+                assert_close(&format!("{what} weights"), model.weights(), &r.weights, 1e-10);
+                assert_close(&format!("{what} means"), model.means(), &r.means, 1e-10);
+                assert_close(&format!("{what} covariances"), model.covariances(), &r.covariances, 1e-10);
+                assert_close(&format!("{what} lower bounds"), model.lower_bounds(), &r.lower_bounds, 1e-10);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Log-densities: mirror, fast kernel, closed form.
+
+/// A random symmetric positive definite matrix `A·Aᵀ + d·I/2`.
+fn random_spd(d: usize, rng: &mut StdRng) -> Vec<f64> {
+    let a: Vec<f64> = (0..d * d).map(|_| randn(rng)).collect();
+    let mut m = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..d {
+            m[i * d + j] = (0..d).map(|p| a[i * d + p] * a[j * d + p]).sum::<f64>();
+        }
+        m[i * d + i] += 0.5 * d as f64;
+    }
+    m
+}
+
+#[test]
+fn fast_log_densities_agree_with_the_mirror_on_random_spd_matrices() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let dims: &[usize] = if cfg!(miri) { &[1, 3] } else { &[1, 2, 3, 4, 5, 8, 16] };
+    for &d in dims {
+        let k = 3;
+        let n = size(257, 11);
+        let cov: Vec<Vec<f64>> = (0..k).map(|_| random_spd(d, &mut rng)).collect();
+        let means: Vec<f64> = (0..k * d).map(|_| randn(&mut rng)).collect();
+        let x: Vec<f64> = (0..n * d).map(|_| 2.0 * randn(&mut rng)).collect();
+        let mut factors = vec![];
+        for c in &cov {
+            let l = nogil::kernels::gauss::cholesky(c, d).unwrap();
+            factors.extend(nogil::kernels::gauss::invert_lower(&l, d));
+        }
+        let g = Gaussians::new(d, Factor::Triangular, means.clone(), factors, &vec![0.0; k]).unwrap();
+        let fast = log_densities(&Sequential, &g, &x).unwrap();
+        for (c, m) in cov.iter().enumerate() {
+            let (inv, log_det) = inverse_and_log_det(m, d);
+            // The seed indexes inv_cov[i + j*d]: column-major; for a
+            // symmetric inverse the same, but pass it transposed to be exact.
+            let mut inv_cm = vec![0.0; d * d];
+            for i in 0..d {
+                for j in 0..d {
+                    inv_cm[i + j * d] = inv[i * d + j];
+                }
+            }
+            for i in 0..n {
+                // SAFETY: row i has d values; means, inverse sized d and d*d.
+                let mirror = unsafe {
+                    log_probability_raw(x[i * d..].as_ptr(), means[c * d..].as_ptr(), inv_cm.as_ptr(), log_det, d)
+                };
+                let got = fast[i * k + c];
+                assert!(
+                    (got - mirror).abs() <= 1e-11 * mirror.abs().max(1.0),
+                    "d={d} row {i} component {c}: fast {got}, mirror {mirror}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn log_densities_match_the_standard_normal_closed_form() {
+    for d in [1, 2, 5, 9] {
+        let g = Gaussians::new(d, Factor::Triangular, vec![0.0; d], identity(d), &[0.0]).unwrap();
+        let gd = Gaussians::new(d, Factor::Diagonal, vec![0.0; d], vec![1.0; d], &[0.0]).unwrap();
+        let x: Vec<f64> = (0..size(40, 9) * d).map(|i| (i as f64 * 0.37).sin() * 3.0).collect();
+        let tri = log_densities(&Sequential, &g, &x).unwrap();
+        let diag = log_densities(&Sequential, &gd, &x).unwrap();
+        for (i, row) in x.chunks_exact(d).enumerate() {
+            let want = -0.5 * (d as f64 * LN_2PI + row.iter().map(|v| v * v).sum::<f64>());
+            let raw = unsafe {
+                // SAFETY: row has d values, the zero mean d, the identity d*d.
+                log_probability_raw(row.as_ptr(), vec![0.0; d].as_ptr(), identity(d).as_ptr(), 0.0, d)
+            };
+            for (name, v) in [("triangular", tri[i]), ("diagonal", diag[i]), ("mirror", raw)] {
+                assert!((v - want).abs() <= 1e-13 * want.abs(), "d={d} row {i} {name}: {v} vs {want}");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The seed's data sets.
+
+fn seed_blobs(per: usize, spacing: f64, rng: &mut StdRng) -> Vec<f64> {
+    let mut x = Vec::with_capacity(4 * per * 2);
+    for i in 0..4 {
+        for _ in 0..per * 2 {
+            x.push(randn(rng) + i as f64 * spacing);
+        }
+    }
+    x
+}
+
+fn assert_recovers_diagonal_means(model: &GaussianMixtureModel, spacing: f64, tol: f64) {
+    let mut found: Vec<[f64; 2]> = model.means().chunks_exact(2).map(|m| [m[0], m[1]]).collect();
+    found.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    for (i, m) in found.iter().enumerate() {
+        let want = i as f64 * spacing;
+        assert!((m[0] - want).abs() < tol && (m[1] - want).abs() < tol, "mean {i}: {m:?}, want {want}");
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "4·10⁵ points: too slow under Miri")]
+fn recovers_the_seeds_first_data_set() {
+    // Cell 17/18: 4 blobs 4 apart, 10⁵ points each, initial means randn + mean, 50 iterations.
+    let mut rng = StdRng::seed_from_u64(2016);
+    let x = seed_blobs(100_000, 4.0, &mut rng);
+    // The seed's random start; from some starts EM needs more than the
+    // seed's 50 iterations (two means sharing a blob separate slowly), so the
+    // start is drawn from its own fixed stream.
+    let mut start = StdRng::seed_from_u64(1);
+    let means: Vec<f64> = (0..8).map(|_| randn(&mut start) + 6.0).collect();
+    let pool = Pool::new(2).unwrap();
+    let model = GaussianMixture::new(4)
+        .tol(0.0)
+        .max_iter(50)
+        .init(Init::Given(InitialParams {
+            weights: Some(vec![0.25; 4]),
+            means: Some(means),
+            covariances: Some((0..4).flat_map(|_| identity(2)).collect()),
+            precisions: None,
+        }))
+        .fit_with(&pool, &x, 2)
+        .unwrap();
+    assert_recovers_diagonal_means(&model, 4.0, 0.01);
+    // And from the default initialization.
+    let model = GaussianMixture::new(4).seed(3).fit_with(&pool, &x, 2).unwrap();
+    assert!(model.converged());
+    assert_recovers_diagonal_means(&model, 4.0, 0.01);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "4·10⁶ points: too slow under Miri")]
+fn recovers_the_seeds_second_data_set() {
+    // Cell 37: 4 blobs 5 apart, 10⁶ points each, initial means randn·4 + mean, 25 iterations.
+    let mut rng = StdRng::seed_from_u64(37);
+    let x = seed_blobs(1_000_000, 5.0, &mut rng);
+    let means: Vec<f64> = (0..8).map(|_| randn(&mut rng) * 4.0 + 7.5).collect();
+    let pool = Pool::new(2).unwrap();
+    for parallelism in [Parallelism::Data, Parallelism::Model] {
+        let model = GaussianMixture::new(4)
+            .tol(0.0)
+            .max_iter(25)
+            .parallelism(parallelism)
+            .init(Init::Given(InitialParams {
+                weights: Some(vec![0.25; 4]),
+                means: Some(means.clone()),
+                covariances: Some((0..4).flat_map(|_| identity(2)).collect()),
+                precisions: None,
+            }))
+            .fit_with(&pool, &x, 2)
+            .unwrap();
+        assert_recovers_diagonal_means(&model, 5.0, 0.01);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Determinism.
+
+#[test]
+fn parameters_are_bit_identical_across_executors_schedules_threads_and_parallelism() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let (x, _) = blobs(3, 3, size(3_000, 40), &mut rng);
+    for t in [CovarianceType::Full, CovarianceType::Diag] {
+        let gm = GaussianMixture::new(3).covariance_type(t).max_iter(size(20, 2)).seed(5);
+        let reference = gm.fit_with(&Sequential, &x, 3).unwrap();
+        let threads: &[usize] = if cfg!(miri) { &[3] } else { &[1, 2, 3, 7] };
+        for &th in threads.iter().filter(|t| THREADS.contains(t) || !cfg!(miri)) {
+            let fx = Fixture::new(th);
+            for exec in fx.executors(&schedules(common::chunk_params(&[1, 7]))) {
+                for p in [Parallelism::Data, Parallelism::Model] {
+                    let got = gm.clone().parallelism(p).fit_with(&exec, &x, 3).unwrap();
+                    assert!(got == reference, "{t} {} {p:?}: parameters differ", exec.label());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_fit_and_n_init_keeps_the_best() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let (x, _) = blobs(4, 2, size(500, 20), &mut rng);
+    for init in [Init::KMeans, Init::KMeansPlusPlus, Init::RandomFromData, Init::Random] {
+        let gm = GaussianMixture::new(4).init(init.clone()).seed(9);
+        let a = gm.fit_with(&Sequential, &x, 2).unwrap();
+        let b = gm.fit_with(&Sequential, &x, 2).unwrap();
+        assert!(a == b, "{init:?}: same seed, different fits");
+        let best = gm.clone().n_init(3).fit_with(&Sequential, &x, 2).unwrap();
+        let runs: Vec<f64> =
+            (0..3).map(|s| gm.clone().seed(9 + s).fit_with(&Sequential, &x, 2).unwrap().lower_bound()).collect();
+        let max = runs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(best.lower_bound(), max, "{init:?}: n_init keeps the best of {runs:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The model's methods and statistics.
+
+#[test]
+fn predictions_scores_and_criteria_are_consistent() {
+    let mut rng = StdRng::seed_from_u64(13);
+    let (x, _) = blobs(3, 2, size(400, 20), &mut rng);
+    let model = GaussianMixture::new(3).seed(1).fit_with(&Sequential, &x, 2).unwrap();
+    let n = x.len() / 2;
+    let proba = model.predict_proba_with(&Sequential, &x).unwrap();
+    let labels = model.predict_with(&Sequential, &x).unwrap();
+    let scores = model.score_samples_with(&Sequential, &x).unwrap();
+    let dens = log_densities(&Sequential, model.gaussians(), &x).unwrap();
+    for i in 0..n {
+        let row = &proba[i * 3..(i + 1) * 3];
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12, "row {i} responsibilities sum to 1");
+        let argmax = (0..3).fold(0, |b, c| if row[c] > row[b] { c } else { b });
+        assert_eq!(labels[i], argmax, "row {i}");
+        let lse = dens[i * 3..(i + 1) * 3].iter().map(|v| v.exp()).sum::<f64>().ln();
+        assert!((scores[i] - lse).abs() < 1e-12 * lse.abs().max(1.0), "row {i}: {} vs {lse}", scores[i]);
+    }
+    let score = model.score_with(&Sequential, &x).unwrap();
+    assert!((score - scores.iter().sum::<f64>() / n as f64).abs() < 1e-12);
+    // The final E-step's score is one iteration past the last lower bound: not lower.
+    assert!(score >= model.lower_bound() - 1e-9);
+    let p = model.n_parameters();
+    assert_eq!(p, 3 * 3 + 3 * 2 + 2, "full, k=3, d=2");
+    let bic = model.bic(&x).unwrap();
+    let aic = model.aic(&x).unwrap();
+    assert!((bic - (-2.0 * score * n as f64 + p as f64 * (n as f64).ln())).abs() < 1e-6 * bic.abs());
+    assert!((aic - (-2.0 * score * n as f64 + 2.0 * p as f64)).abs() < 1e-6 * aic.abs());
+}
+
+#[test]
+fn samples_follow_the_model() {
+    let model = GaussianMixtureModel::from_parameters(
+        CovarianceType::Full,
+        2,
+        vec![0.25, 0.75],
+        vec![-5.0, 0.0, 5.0, 1.0],
+        vec![1.0, 0.5, 0.5, 2.0, 0.5, 0.0, 0.0, 0.5],
+    )
+    .unwrap();
+    let n = size(40_000, 50);
+    let (x, labels) = model.sample(n, &mut StdRng::seed_from_u64(3));
+    assert_eq!(x.len(), 2 * n);
+    assert_eq!(labels.len(), n);
+    assert!(labels.windows(2).all(|w| w[0] <= w[1]), "grouped by component");
+    if !cfg!(miri) {
+        let n0 = labels.iter().filter(|&&l| l == 0).count() as f64 / n as f64;
+        assert!((n0 - 0.25).abs() < 0.01, "share of component 0: {n0}");
+        let rows: Vec<&[f64]> = x.chunks_exact(2).zip(&labels).filter(|(_, l)| **l == 0).map(|(r, _)| r).collect();
+        let m = rows.len() as f64;
+        let mean = [rows.iter().map(|r| r[0]).sum::<f64>() / m, rows.iter().map(|r| r[1]).sum::<f64>() / m];
+        let cov01 = rows.iter().map(|r| (r[0] - mean[0]) * (r[1] - mean[1])).sum::<f64>() / m;
+        assert!((mean[0] + 5.0).abs() < 0.05 && mean[1].abs() < 0.05, "{mean:?}");
+        assert!((cov01 - 0.5).abs() < 0.05, "covariance {cov01}");
+    }
+}
+
+#[test]
+fn merged_statistics_of_chunks_give_the_next_em_iterate() {
+    let mut rng = StdRng::seed_from_u64(14);
+    let (x, _) = blobs(3, 3, size(700, 20), &mut rng);
+    for t in TYPES {
+        let model = GaussianMixture::new(3)
+            .covariance_type(t)
+            .tol(0.0)
+            .max_iter(2)
+            .seed(2)
+            .fit_with(&Sequential, &x, 3)
+            .unwrap();
+        let whole = model.summarize(&Sequential, &x).unwrap();
+        let cut = (x.len() / 3 / 3) * 3;
+        let mut merged = model.summarize(&Sequential, &x[..cut]).unwrap();
+        merged.merge(&model.summarize(&Sequential, &x[cut..]).unwrap()).unwrap();
+        assert_eq!(merged.samples(), x.len() / 3);
+        let a = GaussianMixtureModel::from_stats(&whole, 1e-6).unwrap();
+        let b = GaussianMixtureModel::from_stats(&merged, 1e-6).unwrap();
+        assert_close(&format!("{t} means"), b.means(), a.means(), 1e-12);
+        assert_close(&format!("{t} covariances"), b.covariances(), a.covariances(), 1e-12);
+        // One more iteration of the fit is the same M-step.
+        let next = GaussianMixture::new(3)
+            .covariance_type(t)
+            .tol(0.0)
+            .max_iter(3)
+            .seed(2)
+            .fit_with(&Sequential, &x, 3)
+            .unwrap();
+        assert!(next.means() == a.means(), "{t}: from_stats is EM's next iterate");
+        // Statistics of another model do not merge.
+        let moved: Vec<f64> = model.means().iter().map(|m| m + 0.5).collect();
+        let other =
+            GaussianMixtureModel::from_parameters(t, 3, model.weights().to_vec(), moved, model.covariances().to_vec())
+                .unwrap();
+        assert!(merged.merge(&other.summarize(&Sequential, &x).unwrap()).is_err());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Hard data.
+
+fn finite_model(m: &GaussianMixtureModel) {
+    let all = m.weights().iter().chain(m.means()).chain(m.covariances()).chain(m.precisions_cholesky());
+    for v in all {
+        assert!(v.is_finite(), "non-finite parameter in {m:?}");
+    }
+    assert!((m.weights().iter().sum::<f64>() - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn hard_data_give_sensible_parameters_or_the_documented_error() {
+    // Every point the same: one component at the point, covariances reg_covar.
+    let x = [3.0, -1.0].repeat(size(100, 10));
+    for t in TYPES {
+        let m = GaussianMixture::new(2).covariance_type(t).fit_with(&Sequential, &x, 2).unwrap();
+        finite_model(&m);
+        assert!(m.means().chunks_exact(2).all(|c| c == [3.0, -1.0]), "{t}: {:?}", m.means());
+        assert!(m.covariances().iter().all(|&c| c == 0.0 || (c - 1e-6).abs() < 1e-12), "{t}: {:?}", m.covariances());
+        // Without reg_covar the covariance is singular: the documented error.
+        let err = GaussianMixture::new(2).covariance_type(t).reg_covar(0.0).fit_with(&Sequential, &x, 2).unwrap_err();
+        assert!(matches!(err, Error::SingularCovariance { .. }), "{t}: {err}");
+    }
+    // A constant feature.
+    let mut rng = StdRng::seed_from_u64(15);
+    let x: Vec<f64> = (0..size(300, 12)).flat_map(|i| [randn(&mut rng) + (i % 2) as f64 * 8.0, 4.0]).collect();
+    for t in TYPES {
+        let m = GaussianMixture::new(2).covariance_type(t).fit_with(&Sequential, &x, 2).unwrap();
+        finite_model(&m);
+    }
+    // One point per component.
+    let x = [0.0, 0.0, 5.0, 5.0, -5.0, 2.0];
+    for t in TYPES {
+        let m = GaussianMixture::new(3).covariance_type(t).fit_with(&Sequential, &x, 2).unwrap();
+        finite_model(&m);
+        let mut means: Vec<&[f64]> = m.means().chunks_exact(2).collect();
+        means.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        assert_eq!(means, [&[-5.0, 2.0][..], &[0.0, 0.0], &[5.0, 5.0]], "{t}");
+    }
+    // Data offset by 10⁸ give the same fit, shifted.
+    let (x, _) = blobs(2, 2, size(500, 20), &mut rng);
+    let far: Vec<f64> = x.iter().map(|v| v + 1e8).collect();
+    for t in TYPES {
+        let gm = GaussianMixture::new(2).covariance_type(t).seed(4);
+        let near = gm.fit_with(&Sequential, &x, 2).unwrap();
+        let off = gm.fit_with(&Sequential, &far, 2).unwrap();
+        let shifted: Vec<f64> = off.means().iter().map(|v| v - 1e8).collect();
+        assert_close(&format!("{t} offset means"), &shifted, near.means(), 1e-6);
+        assert_close(&format!("{t} offset covariances"), off.covariances(), near.covariances(), 1e-6);
+    }
+    // A component that empties: started far from every point.
+    let (x, centers) = blobs(2, 2, size(200, 10), &mut rng);
+    let mut means = centers.clone();
+    means.extend([1e4, 1e4]);
+    let m = GaussianMixture::new(3)
+        .init(Init::Given(InitialParams {
+            weights: Some(vec![0.4, 0.4, 0.2]),
+            means: Some(means),
+            covariances: Some((0..3).flat_map(|_| identity(2)).collect()),
+            precisions: None,
+        }))
+        .fit_with(&Sequential, &x, 2)
+        .unwrap();
+    finite_model(&m);
+    assert!(m.weights()[2] < 1e-10, "the far component emptied: {:?}", m.weights());
+}
+
+// ---------------------------------------------------------------------------
+// Errors.
+
+#[test]
+fn bad_input_is_an_error_never_a_panic() {
+    let x = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+    let fit = |gm: GaussianMixture, x: &[f64], d| gm.fit_with(&Sequential, x, d).unwrap_err();
+    assert_eq!(fit(GaussianMixture::new(2), &x, 0), Error::ZeroDimension);
+    assert!(matches!(fit(GaussianMixture::new(2), &x, 3), Error::Shape { .. }));
+    let mut bad = x;
+    bad[5] = f64::NAN;
+    assert_eq!(fit(GaussianMixture::new(2), &bad, 2), Error::NonFinite { row: 2, column: 1 });
+    bad[5] = f64::NEG_INFINITY;
+    assert_eq!(fit(GaussianMixture::new(2), &bad, 2), Error::NonFinite { row: 2, column: 1 });
+    assert_eq!(fit(GaussianMixture::new(5), &x, 2), Error::TooFewPoints { n: 4, components: 5 });
+    assert!(matches!(fit(GaussianMixture::new(0), &x, 2), Error::InvalidParameter { name: "n_components", .. }));
+    assert!(matches!(fit(GaussianMixture::new(2).n_init(0), &x, 2), Error::InvalidParameter { name: "n_init", .. }));
+    for v in [-1e-3, f64::NAN, f64::INFINITY] {
+        assert!(matches!(fit(GaussianMixture::new(2).tol(v), &x, 2), Error::InvalidParameter { name: "tol", .. }));
+        assert!(matches!(
+            fit(GaussianMixture::new(2).reg_covar(v), &x, 2),
+            Error::InvalidParameter { name: "reg_covar", .. }
+        ));
+    }
+    let given = |p: InitialParams| GaussianMixture::new(2).init(Init::Given(p));
+    let err = fit(given(InitialParams { means: Some(vec![0.0; 3]), ..Default::default() }), &x, 2);
+    assert!(matches!(err, Error::Shape { .. }), "{err}");
+    let err = fit(given(InitialParams { weights: Some(vec![0.7, 0.7]), ..Default::default() }), &x, 2);
+    assert!(matches!(err, Error::InvalidParameter { name: "weights_init", .. }), "{err}");
+    let not_pd = vec![1.0, 0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 1.0];
+    let err = fit(given(InitialParams { covariances: Some(not_pd.clone()), ..Default::default() }), &x, 2);
+    assert_eq!(err, Error::NotPositiveDefinite { what: "covariances_init", component: 1 });
+    let err = fit(given(InitialParams { precisions: Some(not_pd), ..Default::default() }), &x, 2);
+    assert_eq!(err, Error::NotPositiveDefinite { what: "precisions_init", component: 1 });
+    let err = fit(
+        given(InitialParams {
+            covariances: Some(identity(2).repeat(2)),
+            precisions: Some(identity(2).repeat(2)),
+            ..Default::default()
+        }),
+        &x,
+        2,
+    );
+    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
+    // Methods on a fitted model check their data too.
+    let m = GaussianMixture::new(2).fit_with(&Sequential, &x, 2).unwrap();
+    assert!(matches!(m.predict_with(&Sequential, &x[..3]), Err(Error::Shape { .. })));
+    assert_eq!(m.score_samples_with(&Sequential, &bad).unwrap_err(), Error::NonFinite { row: 2, column: 1 });
+    assert!(m.score_with(&Sequential, &[]).is_err());
+    assert!(GaussianMixtureModel::from_stats(&m.summarize(&Sequential, &x).unwrap(), -1.0).is_err());
+    // tol = 0 runs every iteration; max_iter = 0 returns the initialization.
+    let m = GaussianMixture::new(2).tol(0.0).max_iter(7).fit_with(&Sequential, &x, 2).unwrap();
+    assert_eq!((m.n_iter(), m.converged(), m.lower_bounds().len()), (7, false, 7));
+    let m = GaussianMixture::new(2).max_iter(0).fit_with(&Sequential, &x, 2).unwrap();
+    assert_eq!((m.n_iter(), m.lower_bounds().len()), (0, 0));
+    // Errors say what to do.
+    assert!(Error::SingularCovariance { component: 1 }.to_string().contains("raise reg_covar"));
+    assert!(Error::NonFinite { row: 2, column: 1 }.to_string().contains("row 2"));
+}
+
+#[test]
+fn huge_values_overflow_into_an_error_not_a_nan() {
+    // Finite data whose squared distances overflow.
+    let x: Vec<f64> = (0..40).map(|i| if i % 2 == 0 { 1e200 } else { -1e200 } * (1.0 + i as f64)).collect();
+    let r = GaussianMixture::new(2).fit_with(&Sequential, &x, 2);
+    match r {
+        Ok(m) => finite_model(&m),
+        Err(e) => assert!(
+            matches!(e, Error::NonFiniteLikelihood { .. } | Error::SingularCovariance { .. }),
+            "unexpected error {e}"
+        ),
+    }
+}
