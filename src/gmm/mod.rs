@@ -51,7 +51,7 @@ use rand::{Rng, RngExt, SeedableRng};
 
 pub use crate::kernels::gauss::Parallelism;
 use crate::kernels::gauss::{Gaussians, PassStats, RowOutput, cholesky, invert_lower, pass, per_row};
-use crate::sched::{Executor, Pool, Sequential};
+use crate::sched::{DEFAULT_BLOCK, Executor, Pool, Sequential, map_reduce};
 use crate::{Error, Schedule};
 pub use stats::SufficientStats;
 use stats::{Params, m_step, moments, prepare};
@@ -280,7 +280,7 @@ impl GaussianMixture {
     /// `reg_covar` ([`Error::SingularCovariance`]).
     pub fn fit_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], d: usize) -> Result<GaussianMixtureModel, Error> {
         self.check_parameters()?;
-        let n = check_data(x, d)?;
+        let n = check_data_with(exec, x, d)?;
         let k = self.n_components;
         if n < k {
             return Err(Error::TooFewPoints { n, components: k });
@@ -329,17 +329,15 @@ impl GaussianMixture {
     ) -> Result<GaussianMixtureModel, Error> {
         let t = self.covariance_type;
         let mut model = GaussianMixtureModel::from_params(t, d, self.initial_params(exec, x, d, seed)?)?;
-        let n = x.len() / d;
         let mut prev = f64::NEG_INFINITY;
         for iteration in 1..=self.max_iter {
-            let st = pass(exec, &model.gaussians, moments(t), self.parallelism, x);
-            let lower_bound = st.loglik / n as f64;
-            if !lower_bound.is_finite() {
-                return Err(Error::NonFiniteLikelihood { iteration });
-            }
-            let params = m_step(t, d, model.gaussians.means(), &st, self.reg_covar);
+            let (next, lower_bound) =
+                model.step(exec, x, self.parallelism, self.reg_covar).map_err(|e| match e {
+                    Error::NonFiniteLikelihood { .. } => Error::NonFiniteLikelihood { iteration },
+                    e => e,
+                })?;
             let history = std::mem::take(&mut model.lower_bounds);
-            model = GaussianMixtureModel::from_params(t, d, params)?;
+            model = next;
             model.lower_bounds = history;
             model.lower_bounds.push(lower_bound);
             model.n_iter = iteration;
@@ -426,6 +424,11 @@ impl GaussianMixture {
 
 /// Checks row-major data and returns the number of rows.
 fn check_data(x: &[f64], d: usize) -> Result<usize, Error> {
+    check_data_with(&Sequential, x, d)
+}
+
+/// [`check_data`], scanning for NaN and infinities on `exec`.
+fn check_data_with<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> Result<usize, Error> {
     if d == 0 {
         return Err(Error::ZeroDimension);
     }
@@ -436,10 +439,21 @@ fn check_data(x: &[f64], d: usize) -> Result<usize, Error> {
             got: x.len().to_string(),
         });
     }
-    if let Some(at) = x.iter().position(|v| !v.is_finite()) {
-        return Err(Error::NonFinite { row: at / d, column: at % d });
+    let first_bad = map_reduce(
+        exec,
+        x.len(),
+        DEFAULT_BLOCK,
+        |r| {
+            let start = r.start;
+            x[r].iter().position(|v| !v.is_finite()).map(|i| start + i)
+        },
+        |a, b| a.or(b),
+    )
+    .flatten();
+    match first_bad {
+        Some(at) => Err(Error::NonFinite { row: at / d, column: at % d }),
+        None => Ok(x.len() / d),
     }
-    Ok(x.len() / d)
 }
 
 fn column_means(x: &[f64], d: usize) -> Vec<f64> {
@@ -621,15 +635,52 @@ impl GaussianMixtureModel {
     /// The E-step's sufficient statistics of a chunk of data under this
     /// model (see [`SufficientStats`]); merge chunks, then [`from_stats`](Self::from_stats).
     pub fn summarize<E: Executor + ?Sized>(&self, exec: &E, x: &[f64]) -> Result<SufficientStats, Error> {
-        let n = self.check(x)?;
-        let pass: PassStats = pass(exec, &self.gaussians, moments(self.covariance_type), Parallelism::Data, x);
+        self.summarize_as(exec, x, Parallelism::Data)
+    }
+
+    /// [`summarize`](Self::summarize) with a choice of [`Parallelism`].
+    ///
+    /// The data are not scanned up front: a NaN or infinity makes the
+    /// log-likelihood non-finite, and only then is the data scanned to name it.
+    pub fn summarize_as<E: Executor + ?Sized>(
+        &self,
+        exec: &E,
+        x: &[f64],
+        parallelism: Parallelism,
+    ) -> Result<SufficientStats, Error> {
+        if self.d == 0 || !x.len().is_multiple_of(self.d) {
+            check_data(x, self.d)?;
+        }
+        let pass: PassStats = pass(exec, &self.gaussians, moments(self.covariance_type), parallelism, x);
+        if !pass.loglik.is_finite() {
+            check_data_with(exec, x, self.d)?;
+            return Err(Error::NonFiniteLikelihood { iteration: 0 });
+        }
         Ok(SufficientStats {
             covariance_type: self.covariance_type,
             d: self.d,
             shift: self.gaussians.means().to_vec(),
             pass,
-            samples: n,
+            samples: x.len() / self.d,
         })
+    }
+
+    /// One EM iteration from this model: the mean log-likelihood per sample
+    /// of `x` under it (the lower bound), and the model after the M-step.
+    /// This is exactly what [`GaussianMixture::fit`] runs per iteration.
+    pub fn step<E: Executor + ?Sized>(
+        &self,
+        exec: &E,
+        x: &[f64],
+        parallelism: Parallelism,
+        reg_covar: f64,
+    ) -> Result<(GaussianMixtureModel, f64), Error> {
+        let stats = self.summarize_as(exec, x, parallelism)?;
+        if stats.samples == 0 {
+            return Err(Error::TooFewPoints { n: 0, components: self.components() });
+        }
+        let next = Self::from_stats(&stats, reg_covar)?;
+        Ok((next, stats.pass.loglik / stats.samples as f64))
     }
 
     /// The covariance type.
@@ -701,7 +752,7 @@ impl GaussianMixtureModel {
     }
 
     fn rows<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], what: RowOutput) -> Result<Vec<f64>, Error> {
-        let n = self.check(x)?;
+        let n = check_data_with(exec, x, self.d)?;
         let mut out = vec![0.0; n * what.width(self.components())];
         per_row(exec, &self.gaussians, x, what, &mut out);
         if what != RowOutput::Label && out.iter().any(|v| v.is_nan()) {

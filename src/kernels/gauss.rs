@@ -510,15 +510,17 @@ impl Tile {
     }
 }
 
+/// Loads `LANES` values from `v[at..]`.
 #[inline(always)]
 fn load_at(v: &[f64], at: usize) -> F64s {
-    let chunk: &[f64; LANES] = v[at..at + LANES].try_into().expect("in bounds by construction");
-    F64s::new(*chunk)
+    bytemuck::pod_read_unaligned(bytemuck::cast_slice(&v[at..at + LANES]))
 }
 
+/// Stores `value` to `v[at..at + LANES]`.
 #[inline(always)]
 fn store_at(v: &mut [f64], at: usize, value: F64s) {
-    v[at..at + LANES].copy_from_slice(&value.to_array());
+    let out: &mut [u8] = bytemuck::cast_slice_mut(&mut v[at..at + LANES]);
+    out.copy_from_slice(bytemuck::bytes_of(&value));
 }
 
 /// Log-densities of every row of the tile for component `c`, into `lt[c]`.

@@ -1,0 +1,129 @@
+//! The Gaussian mixture (seed cells 37–52): one EM iteration on the seed's
+//! 4·10⁶ × 2, K = 4 data, data- vs model-parallel on each executor, 1 and 2
+//! threads, beside the seed's mirror E-step and a `summarize` pass over the
+//! same array (the memory-streaming reference); then d ∈ {2, 8, 32} and
+//! K ∈ {4, 16} on 10⁶ points. Throughput is in points per second.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+mod common;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use nogil::gmm::{CovarianceType, GaussianMixtureModel, Parallelism};
+use nogil::kernels::gauss::expectation_raw;
+use nogil::kernels::summarize::summarize;
+use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+
+fn randn(rng: &mut StdRng) -> f64 {
+    let u1 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// `k` unit-variance blobs in `d` dimensions, `spacing` apart along the
+/// diagonal, `n` points in all; and the model EM would hold midway.
+fn data(n: usize, d: usize, k: usize, spacing: f64) -> (Vec<f64>, GaussianMixtureModel) {
+    let mut rng = StdRng::seed_from_u64(37);
+    let x: Vec<f64> = (0..n * d).map(|i| randn(&mut rng) + ((i / d) * k / n) as f64 * spacing).collect();
+    let means: Vec<f64> = (0..k * d).map(|i| (i / d) as f64 * spacing + 0.3 * randn(&mut rng)).collect();
+    let cov: Vec<f64> = (0..k).flat_map(|_| (0..d * d).map(|e| if e / d == e % d { 1.2 } else { 0.1 })).collect();
+    let model = GaussianMixtureModel::from_parameters(CovarianceType::Full, d, vec![1.0 / k as f64; k], means, cov)
+        .expect("a valid model");
+    (x, model)
+}
+
+/// The seed's E-step through the mirror: per component, `exp(log_probability)`
+/// of every row (explicit inverse, `inv_cov[i + j*d]`), then each row divided
+/// by its sum. No M-step.
+fn mirror_estep(x: &[f64], d: usize, model: &GaussianMixtureModel, r: &mut [f64]) {
+    let n = x.len() / d;
+    let k = model.components();
+    let cov = model.covariances();
+    for c in 0..k {
+        // The seed computes numpy.linalg.inv and slogdet; Cholesky gives both here.
+        let l = nogil::kernels::gauss::cholesky(&cov[c * d * d..(c + 1) * d * d], d).unwrap();
+        let w = nogil::kernels::gauss::invert_lower(&l, d);
+        let inv: Vec<f64> = (0..d * d)
+            .map(|e| {
+                let (i, j) = (e / d, e % d);
+                (i.max(j)..d).map(|p| w[p * d + i] * w[p * d + j]).sum()
+            })
+            .collect();
+        let log_det = 2.0 * (0..d).map(|i| l[i * d + i].ln()).sum::<f64>();
+        // SAFETY: x holds n*d values; r's row c holds n; mean d; inverse d*d.
+        unsafe {
+            expectation_raw(x.as_ptr(), r[c * n..].as_mut_ptr(), model.means()[c * d..].as_ptr(), inv.as_ptr(), log_det, n, d)
+        };
+    }
+    for i in 0..n {
+        let s: f64 = (0..k).map(|c| r[c * n + i]).sum();
+        for c in 0..k {
+            r[c * n + i] /= s;
+        }
+    }
+}
+
+fn seed_data(c: &mut Criterion) {
+    let (n, d, k) = (4_000_000, 2, 4);
+    let (x, model) = data(n, d, k, 5.0);
+    let mut g = c.benchmark_group("gmm_iteration/seed_4e6x2_k4");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    let mut r = vec![0.0; n * k];
+    g.bench_function(BenchmarkId::new("mirror_estep", "sequential"), |b| {
+        b.iter(|| mirror_estep(black_box(&x), d, &model, &mut r))
+    });
+    drop(r);
+    for threads in [1, 2] {
+        let pool = Pool::new(threads).unwrap();
+        let rayon = Rayon::new(threads).unwrap();
+        let static_ = pool.with_schedule(Schedule::Static { chunk: None }).unwrap();
+        let guided = pool.with_schedule(Schedule::Guided { min_chunk: 1 }).unwrap();
+        let spawn = SpawnPerCall::new(threads, Schedule::Static { chunk: None }).unwrap();
+        let mut execs: Vec<(String, &dyn Executor)> =
+            vec![("pool-static".into(), &static_), ("pool-guided".into(), &guided), ("rayon".into(), &rayon)];
+        execs.push(("spawn".into(), &spawn));
+        if threads == 1 {
+            execs.push(("sequential".into(), &Sequential));
+        }
+        for (label, exec) in &execs {
+            for (mode, p) in [("data", Parallelism::Data), ("model", Parallelism::Model)] {
+                g.bench_function(BenchmarkId::new(format!("{mode}/{threads}t"), label), |b| {
+                    b.iter(|| model.step(*exec, black_box(&x), p, 1e-6).unwrap())
+                });
+            }
+        }
+        g.bench_function(BenchmarkId::new(format!("summarize/{threads}t"), "pool-static"), |b| {
+            b.iter(|| summarize(&static_, black_box(&x)))
+        });
+    }
+    g.finish();
+}
+
+fn shapes(c: &mut Criterion) {
+    let n = 1_000_000;
+    let pool = Pool::new(2).unwrap();
+    let mut g = c.benchmark_group("gmm_iteration/1e6_points_2t");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    for d in [2, 8, 32] {
+        for k in [4, 16] {
+            let (x, model) = data(n, d, k, 4.0);
+            g.bench_function(BenchmarkId::new("data", format!("d{d}_k{k}")), |b| {
+                b.iter(|| model.step(&pool, black_box(&x), Parallelism::Data, 1e-6).unwrap())
+            });
+        }
+    }
+    g.finish();
+}
+
+fn bench(c: &mut Criterion) {
+    seed_data(c);
+    shapes(c);
+}
+
+fn main() {
+    common::run(bench);
+}
