@@ -54,7 +54,15 @@ fn mirror_estep(x: &[f64], d: usize, model: &GaussianMixtureModel, r: &mut [f64]
         let log_det = 2.0 * (0..d).map(|i| l[i * d + i].ln()).sum::<f64>();
         // SAFETY: x holds n*d values; r's row c holds n; mean d; inverse d*d.
         unsafe {
-            expectation_raw(x.as_ptr(), r[c * n..].as_mut_ptr(), model.means()[c * d..].as_ptr(), inv.as_ptr(), log_det, n, d)
+            expectation_raw(
+                x.as_ptr(),
+                r[c * n..].as_mut_ptr(),
+                model.means()[c * d..].as_ptr(),
+                inv.as_ptr(),
+                log_det,
+                n,
+                d,
+            )
         };
     }
     for i in 0..n {

@@ -13,6 +13,7 @@
 //! | cells 2–4: racy, `with gil`, split read/locked write counters | [`kernels::counter::count`] with [`CounterKind`](kernels::counter::CounterKind) `Racy`, `Locked`, `Split` (plus `Atomic`, `Sharded`) |
 //! | cells 5–11: `summarize(X)`, `Pool.map` over `X[i::4]` and contiguous parts | [`kernels::summarize`]: `summarize_raw` (mirror), `summarize_simd`, `summarize`, `summarize_strided`, `summarize_compensated` |
 //! | cells 12–14, 20–36: `scalar_sum`, `pairwise_sum`, `prange`, joblib tasks, strided partitions | [`kernels::pairwise`]: `scalar_sum_raw`/`pairwise_sum_raw`/`block_sum_raw` (mirrors), `pairwise_sum`, `pairwise_sum_tasks`, `pairwise_sum_strided`, `pairwise_sum_exact` |
+//! | cells 15–19, 37–52: Gaussian-mixture EM, `log_probability(X, mu, inv_cov, log_det, d)`, data- and model-parallel E-steps | [`kernels::gauss`]: `log_probability_raw`/`expectation_raw` (mirrors), `log_densities`; [`gmm`]: `GaussianMixture` (scikit-learn's parameters), `GaussianMixtureModel`, `SufficientStats`, `Parallelism::{Data, Model}` |
 //!
 //! Each kernel exists as a raw-pointer mirror of the seed's loop (`*_raw`, an
 //! `unsafe fn` with a `# Safety` contract, the oracle) and as a safe, SIMD,
@@ -51,6 +52,24 @@
 //!     visited.fetch_add(range.len(), Ordering::Relaxed);
 //! });
 //! assert_eq!(visited.into_inner(), 1_000);
+//! # Ok::<(), nogil::Error>(())
+//! ```
+//!
+//! ## The Gaussian mixture
+//!
+//! [`gmm::GaussianMixture`] fits a mixture by EM with one pass over the data
+//! per iteration: log-densities from each component's precision Cholesky
+//! factor, a log-sum-exp into responsibilities, and shifted sufficient
+//! statistics, block by block, merged in a fixed tree. Parameters are
+//! bit-identical for any executor, schedule and thread count.
+//!
+//! ```
+//! use nogil::gmm::GaussianMixture;
+//! let x: Vec<f64> = (0..400).map(|i| (i % 2) as f64 * 20.0 + (i as f64 * 0.7).sin()).collect();
+//! let model = GaussianMixture::new(2).seed(1).fit_with(&nogil::Sequential, &x, 1)?;
+//! let mut means = model.means().to_vec();
+//! means.sort_by(f64::total_cmp);
+//! assert!(means[0].abs() < 0.1 && (means[1] - 20.0).abs() < 0.1);
 //! # Ok::<(), nogil::Error>(())
 //! ```
 //!

@@ -331,11 +331,10 @@ impl GaussianMixture {
         let mut model = GaussianMixtureModel::from_params(t, d, self.initial_params(exec, x, d, seed)?)?;
         let mut prev = f64::NEG_INFINITY;
         for iteration in 1..=self.max_iter {
-            let (next, lower_bound) =
-                model.step(exec, x, self.parallelism, self.reg_covar).map_err(|e| match e {
-                    Error::NonFiniteLikelihood { .. } => Error::NonFiniteLikelihood { iteration },
-                    e => e,
-                })?;
+            let (next, lower_bound) = model.step(exec, x, self.parallelism, self.reg_covar).map_err(|e| match e {
+                Error::NonFiniteLikelihood { .. } => Error::NonFiniteLikelihood { iteration },
+                e => e,
+            })?;
             let history = std::mem::take(&mut model.lower_bounds);
             model = next;
             model.lower_bounds = history;
