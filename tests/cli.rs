@@ -1,0 +1,380 @@
+//! The `nogil` program, run as a user runs it: the report, fit → predict →
+//! score, `.npy` of every kind (fixtures written by NumPy), and every bad
+//! input giving status 2 and one clear sentence.
+#![cfg(all(feature = "cli", not(miri)))]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use nogil::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism};
+
+fn nogil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nogil")).args(args).output().expect("the nogil binary runs")
+}
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh directory under the target dir for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Status 2, one line on stderr that contains `needle`, no panic.
+fn assert_user_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "status for {needle:?}; stderr: {err}");
+    assert!(err.contains(needle), "stderr should mention {needle:?}: {err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "no panic: {err}");
+}
+
+/// Reads back an `.npy` the program wrote, with the program's own reader's
+/// rules checked by hand: magic, version 1.0, a NumPy-style header, data.
+fn read_npy_f64(path: &Path) -> (Vec<u64>, Vec<f64>) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert_eq!((10 + len) % 64, 0, "NumPy aligns the data to 64 bytes");
+    let header = std::str::from_utf8(&bytes[10..10 + len]).unwrap();
+    assert!(header.contains("'descr': '<f8'") && header.contains("'fortran_order': False"), "{header}");
+    let shape: Vec<u64> = header
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
+    let data = bytes[10 + len..].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    (shape, data)
+}
+
+fn read_npy_i64(path: &Path) -> Vec<i64> {
+    let bytes = std::fs::read(path).unwrap();
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + len]).unwrap();
+    assert!(header.contains("'descr': '<i8'"), "{header}");
+    bytes[10 + len..].chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
+}
+
+/// The fixture's data, read independently of the program (NumPy's layout).
+fn fixture_matrix() -> Vec<f64> {
+    let (shape, data) = read_npy_f64(Path::new(&fixture("numpy_f64.npy")));
+    assert_eq!(shape, [90, 2]);
+    data
+}
+
+#[test]
+fn report_quick_writes_json_and_svgs() {
+    let dir = scratch("report");
+    let o = nogil(&["report", "--quick", "--runs", "1", "--out", s(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for part in
+        ["1. counters", "2. summarize", "3. moving data", "4. pairwise", "5a. Gaussian", "5b. Gaussian", "summary"]
+    {
+        assert!(stdout.contains(part), "report prints {part:?}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert!(rows.len() >= 40, "{} rows", rows.len());
+    for r in rows {
+        assert!(r["median_s"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["check_ok"].as_bool().unwrap(), "a check failed: {r}");
+    }
+    assert_eq!(json["build"]["lanes"].as_u64().unwrap() as usize, nogil::simd::LANES);
+    for svg in ["speedup_counters.svg", "speedup_gmm.svg", "clusters_a.svg", "clusters_b.svg", "loglik_b.svg"] {
+        let text = std::fs::read_to_string(dir.join(svg)).unwrap();
+        assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{svg} is an SVG document");
+    }
+    // --only runs one experiment.
+    let dir = scratch("report_only");
+    let o = nogil(&["report", "--quick", "--runs", "1", "--only", "pairwise", "--out", s(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    assert!(json["rows"].as_array().unwrap().iter().all(|r| r["experiment"].as_str().unwrap().starts_with("pairwise")));
+}
+
+#[test]
+fn fit_predict_score_round_trip() {
+    let dir = scratch("roundtrip");
+    let model = dir.join("model.json");
+    let labels = dir.join("labels.npy");
+    let o = nogil(&[
+        "fit",
+        "--input",
+        &fixture("numpy_f64.npy"),
+        "--components",
+        "3",
+        "--seed",
+        "1",
+        "--threads",
+        "2",
+        "--out",
+        s(&model),
+        "--labels",
+        s(&labels),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(json["covariance_type"], "full");
+    assert_eq!(json["n_features"], 2);
+    assert_eq!(json["nogil_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(json["weights"].as_array().unwrap().len(), 3);
+    // The fixture's three blobs (30 points each) end up in three clusters.
+    let fitted = read_npy_i64(&labels);
+    assert_eq!(fitted.len(), 90);
+    for blob in fitted.chunks(30) {
+        assert!(blob.iter().all(|&l| l == blob[0]), "one label per blob: {blob:?}");
+    }
+    // predict on the same rows gives the same labels, from f32 data too.
+    let out = dir.join("pred.npy");
+    for input in ["numpy_f64.npy", "numpy_f32.npy"] {
+        let o = nogil(&["predict", "--model", s(&model), "--input", &fixture(input), "--out", s(&out)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(read_npy_i64(&out), fitted, "{input}");
+    }
+    let proba = dir.join("proba.npy");
+    let o =
+        nogil(&["predict", "--model", s(&model), "--input", &fixture("numpy_f64.npy"), "--proba", "--out", s(&proba)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (shape, p) = read_npy_f64(&proba);
+    assert_eq!(shape, [90, 3]);
+    for row in p.chunks_exact(3) {
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+    // score prints the mean log-likelihood the library computes for the same model.
+    let o = nogil(&["score", "--model", s(&model), "--input", &fixture("numpy_f64.npy")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed: f64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    let lib = GaussianMixture::new(3).seed(1).fit_with(&nogil::Sequential, &fixture_matrix(), 2).unwrap();
+    let want = lib.score_with(&nogil::Sequential, &fixture_matrix()).unwrap();
+    assert!((printed - want).abs() <= 1e-12 * want.abs(), "{printed} vs {want}");
+    // A CSV of the same data, with a header, fits to the same model.
+    let csv = dir.join("x.csv");
+    let x = fixture_matrix();
+    let mut text = String::from("a,b\n");
+    for r in x.chunks_exact(2) {
+        text.push_str(&format!("{:?},{:?}\n", r[0], r[1]));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let model_csv = dir.join("model_csv.json");
+    let o = nogil(&["fit", "--input", s(&csv), "--components", "3", "--seed", "1", "--out", s(&model_csv)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&model_csv).unwrap()).unwrap();
+    assert_eq!(a["means"], json["means"], "CSV and .npy give the same fit");
+}
+
+#[test]
+fn fit_with_given_parameters_and_one_iteration_is_one_library_em_step() {
+    let dir = scratch("one_step");
+    let x = fixture_matrix();
+    let weights = dir.join("w.npy");
+    let means = dir.join("m.npy");
+    let precisions = dir.join("p.npy");
+    std::fs::write(&weights, npy(&[3], &[0.2, 0.3, 0.5])).unwrap();
+    std::fs::write(&means, npy(&[3, 2], &[0.5, 0.0, 6.5, 5.5, 11.0, 12.5])).unwrap();
+    let prec = [1.0, 0.1, 0.1, 2.0, 0.5, 0.0, 0.0, 0.5, 1.5, -0.2, -0.2, 1.0];
+    std::fs::write(&precisions, npy(&[3, 2, 2], &prec)).unwrap();
+    let model = dir.join("model.json");
+    let o = nogil(&[
+        "fit",
+        "--input",
+        &fixture("numpy_f64.npy"),
+        "--components",
+        "3",
+        "--max-iter",
+        "1",
+        "--weights-init",
+        s(&weights),
+        "--means-init",
+        s(&means),
+        "--precisions-init",
+        s(&precisions),
+        "--out",
+        s(&model),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    // The library: the same start, one step.
+    let lib = GaussianMixture::new(3)
+        .max_iter(1)
+        .init(Init::Given(InitialParams {
+            weights: Some(vec![0.2, 0.3, 0.5]),
+            means: Some(vec![0.5, 0.0, 6.5, 5.5, 11.0, 12.5]),
+            covariances: None,
+            precisions: Some(prec.to_vec()),
+        }))
+        .fit_with(&nogil::Sequential, &x, 2)
+        .unwrap();
+    let start = GaussianMixtureModel::from_parameters(
+        CovarianceType::Full,
+        2,
+        vec![0.2, 0.3, 0.5],
+        vec![0.5, 0.0, 6.5, 5.5, 11.0, 12.5],
+        lib_covariances_from_precisions(&prec),
+    )
+    .unwrap();
+    let (step, _) = start.step(&nogil::Sequential, &x, Parallelism::Data, 1e-6).unwrap();
+    let means: Vec<f64> = json["means"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
+        .collect();
+    assert_eq!(means, lib.means(), "the program's one iteration is the library's");
+    for (a, b) in means.iter().zip(step.means()) {
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "and GaussianMixtureModel::step's: {a} vs {b}");
+    }
+    assert_eq!(json["n_iter"], 1);
+}
+
+/// Covariances from precisions, by explicit 2 × 2 inversion.
+fn lib_covariances_from_precisions(p: &[f64]) -> Vec<f64> {
+    p.chunks_exact(4)
+        .flat_map(|m| {
+            let det = m[0] * m[3] - m[1] * m[2];
+            [m[3] / det, -m[1] / det, -m[2] / det, m[0] / det]
+        })
+        .collect()
+}
+
+/// A minimal `.npy` image (version 1.0, `<f8`, C order), as NumPy lays it out.
+fn npy(shape: &[usize], data: &[f64]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    for v in data {
+        out.extend(v.to_le_bytes());
+    }
+    out
+}
+
+#[test]
+fn written_npy_files_are_numpy_files() {
+    // The test's own writer reproduces NumPy's fixture byte for byte, so it
+    // knows NumPy's layout.
+    let (shape, data) = read_npy_f64(Path::new(&fixture("numpy_f64.npy")));
+    assert_eq!(npy(&[shape[0] as usize, shape[1] as usize], &data), std::fs::read(fixture("numpy_f64.npy")).unwrap());
+    // A 1-D array is one feature; the program's output has NumPy's header
+    // fields, 64-byte alignment and data (npyz writes the shape with a
+    // trailing comma, `(90, 2, )`, which NumPy parses as the same tuple).
+    let dir = scratch("npy_bytes");
+    let model = dir.join("m.json");
+    let o = nogil(&["fit", "--input", &fixture("numpy_1d.npy"), "--components", "2", "--out", s(&model)]);
+    assert!(o.status.success(), "a 1-D array is one feature: {}", stderr(&o));
+    let out = dir.join("proba.npy");
+    let o = nogil(&["predict", "--model", s(&model), "--input", &fixture("numpy_1d.npy"), "--proba", "--out", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (shape, p) = read_npy_f64(&out);
+    assert_eq!(shape, [90, 2]);
+    assert_eq!(p.len(), 180);
+    // Where NumPy is installed, NumPy itself reads the file back.
+    let check = "import numpy, sys; a = numpy.load(sys.argv[1]); print(a.shape, a.dtype, float(a.sum()))";
+    match Command::new("python3").args(["-c", check, s(&out)]).output() {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert!(text.starts_with("(90, 2) float64"), "NumPy reads {text}");
+            let sum: f64 = text.split_whitespace().last().unwrap().parse().unwrap();
+            assert!((sum - p.iter().sum::<f64>()).abs() < 1e-9);
+        }
+        _ => eprintln!("notice: NumPy not available; the .npy layout was checked by hand only"),
+    }
+}
+
+#[test]
+fn bad_input_exits_2_with_one_clear_sentence() {
+    let dir = scratch("bad");
+    let model = dir.join("model.json");
+    let ok = nogil(&["fit", "--input", &fixture("numpy_f64.npy"), "--components", "2", "--out", s(&model)]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let fit =
+        |input: &str, k: &str| nogil(&["fit", "--input", input, "--components", k, "--out", s(&dir.join("x.json"))]);
+    assert_user_error(&fit(s(&dir.join("missing.npy")), "2"), "cannot open");
+    assert_user_error(&fit(&fixture("numpy_int64.npy"), "2"), "dtype <i8 is not supported");
+    assert_user_error(&fit(&fixture("numpy_big_endian.npy"), "2"), "dtype >f8 is not supported");
+    assert_user_error(&fit(&fixture("numpy_3d.npy"), "2"), "3 dimensions");
+    assert_user_error(&fit(&fixture("numpy_fortran.npy"), "2"), "Fortran order");
+    assert_user_error(&fit(&fixture("numpy_f64.npy"), "91"), "90 points cannot be fitted with 91 components");
+    let ragged = dir.join("ragged.csv");
+    std::fs::write(&ragged, "1,2\n3,4\n5\n").unwrap();
+    assert_user_error(&fit(s(&ragged), "1"), "ragged");
+    let nan = dir.join("nan.csv");
+    std::fs::write(&nan, "x,y\n1,2\n3,nan\n").unwrap();
+    assert_user_error(&fit(s(&nan), "1"), "row 1 column 1");
+    let words = dir.join("words.csv");
+    std::fs::write(&words, "1,2\n3,four\n").unwrap();
+    assert_user_error(&fit(s(&words), "1"), "\"four\" is not a number");
+    let garbage = dir.join("garbage.npy");
+    std::fs::write(&garbage, b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f8', 'shape': (99999999999, 99999999999)}")
+        .unwrap();
+    assert_user_error(&fit(s(&garbage), "1"), "not a valid .npy file");
+    std::fs::write(&garbage, b"hello").unwrap();
+    assert_user_error(&fit(s(&garbage), "1"), "not a valid .npy file");
+    assert_user_error(&fit(s(&dir.join("x.txt")), "1"), "cannot open");
+    // A model of another dimension.
+    let three = dir.join("three.csv");
+    std::fs::write(&three, "1,2,3\n4,5,6\n7,8,9\n").unwrap();
+    let o = nogil(&["predict", "--model", s(&model), "--input", s(&three), "--out", s(&dir.join("p.npy"))]);
+    assert_user_error(&o, "has 3 features but the model");
+    std::fs::write(dir.join("bad.json"), "{\"not\": \"a model\"}").unwrap();
+    let o = nogil(&["score", "--model", s(&dir.join("bad.json")), "--input", &fixture("numpy_f64.npy")]);
+    assert_user_error(&o, "is not a nogil model file");
+    // Bad options.
+    assert_user_error(
+        &nogil(&[
+            "fit",
+            "--input",
+            &fixture("numpy_f64.npy"),
+            "--components",
+            "2",
+            "--out",
+            s(&model),
+            "--reg-covar=-1",
+        ]),
+        "reg_covar",
+    );
+    assert_user_error(
+        &nogil(&["fit", "--input", &fixture("numpy_f64.npy"), "--components", "two", "--out", s(&model)]),
+        "invalid value",
+    );
+    assert_user_error(&nogil(&["report", "--runs", "0", "--out", s(&dir)]), "--runs must be at least 1");
+    assert_user_error(
+        &nogil(&[
+            "fit",
+            "--input",
+            &fixture("numpy_f64.npy"),
+            "--components",
+            "2",
+            "--threads",
+            "0",
+            "--out",
+            s(&model),
+        ]),
+        "thread count of 0",
+    );
+}
