@@ -206,13 +206,39 @@ fn decode_pin(code: usize) -> Pin {
     }
 }
 
-/// The cores this process may run on, in the order the OS lists them.
+/// The cores this process may run on, the calling thread's current core
+/// first (where the OS says which it is), then the others in the OS's order.
+///
+/// Worker `w` is pinned to entry `w + 1`, so the workers avoid the core the
+/// caller is running on when the pool is built. Otherwise a worker could be
+/// pinned to the caller's core while another core idles: caller and worker
+/// then share one core until the scheduler migrates the caller, and a short
+/// region takes a scheduler time slice instead of microseconds (seen here
+/// as 420 µs instead of 8 µs for a 2-thread region).
 fn allowed_cores() -> Vec<core_affinity::CoreId> {
     if cfg!(any(miri, loom)) {
         // Miri does not support sched_getaffinity; loom does not need pinning.
         return Vec::new();
     }
-    core_affinity::get_core_ids().unwrap_or_default()
+    let mut cores = core_affinity::get_core_ids().unwrap_or_default();
+    if let Some(at) = current_cpu().and_then(|cpu| cores.iter().position(|c| c.id == cpu)) {
+        let own = cores.remove(at);
+        cores.insert(0, own);
+    }
+    cores
+}
+
+/// The CPU the calling thread is running on, from `/proc/thread-self/stat`
+/// (field 39), on Linux; `None` elsewhere or if it cannot be read.
+fn current_cpu() -> Option<usize> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // The command name (field 2) is parenthesised and may hold spaces: count
+    // fields after its closing parenthesis, which is field 3's predecessor.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(39 - 3)?.parse().ok()
 }
 
 /// A region's job: what the workers run. Written by the caller before the
@@ -531,6 +557,21 @@ mod tests {
             assert!(matches!(e, Error::BadEnv { var: NUM_THREADS_ENV, .. }), "{bad:?}");
             assert!(e.to_string().contains(NUM_THREADS_ENV), "{e}");
         }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    #[cfg_attr(miri, ignore = "reads /proc, which Miri's isolation forbids")]
+    fn the_current_cpu_is_read_and_is_an_allowed_core() {
+        let cpu = current_cpu().expect("/proc/thread-self/stat names the CPU");
+        let ids: Vec<usize> = core_affinity::get_core_ids().unwrap().iter().map(|c| c.id).collect();
+        assert!(ids.contains(&cpu), "cpu {cpu} not in {ids:?}");
+        // allowed_cores lists every allowed core once, whatever it put first.
+        let mut got: Vec<usize> = allowed_cores().iter().map(|c| c.id).collect();
+        got.sort_unstable();
+        let mut want = ids;
+        want.sort_unstable();
+        assert_eq!(got, want);
     }
 
     #[test]
