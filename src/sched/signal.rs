@@ -224,4 +224,72 @@ mod loom_tests {
             worker.join().unwrap();
         });
     }
+
+    /// A worker whose share panics, as the pool handles it: the worker stores
+    /// the payload (first one wins) and raises the abort flag, then still
+    /// arrives at the done latch; the caller, once the latch opens, finds
+    /// the payload, and the next region on the same worker runs normally.
+    #[test]
+    fn a_panicking_worker_still_arrives_and_its_payload_reaches_the_caller() {
+        use loom::sync::Mutex;
+        use loom::sync::atomic::AtomicBool;
+        loom::model(|| {
+            let shared = Arc::new((
+                Shared {
+                    slot: WakeSlot::default(),
+                    latch: DoneLatch::default(),
+                    job: UnsafeCell::new(0),
+                    result: UnsafeCell::new(0),
+                },
+                Mutex::new(None::<&'static str>),
+                AtomicBool::new(false),
+            ));
+            let worker = {
+                let shared = shared.clone();
+                loom::thread::spawn(move || {
+                    let (s, panic_slot, abort) = &*shared;
+                    let mut seen = 0;
+                    loop {
+                        seen = s.slot.wait(seen, Duration::ZERO);
+                        // SAFETY: published by `post`.
+                        let job = s.job.with(|p| unsafe { *p });
+                        match job {
+                            usize::MAX => return,
+                            1 => {
+                                // The pool's catch_unwind arm, for a panicking share.
+                                abort.store(true, Ordering::Relaxed);
+                                panic_slot.lock().unwrap().get_or_insert("boom");
+                            }
+                            // SAFETY: the caller reads `result` only after the latch.
+                            j => s.result.with_mut(|p| unsafe { *p = j * 10 }),
+                        }
+                        s.latch.arrive();
+                    }
+                })
+            };
+            let (s, panic_slot, abort) = &*shared;
+            let handle = worker.thread().clone();
+            // Region 1: the worker's share panics.
+            s.latch.reset(1);
+            // SAFETY: no worker reads `job` until the `post` below.
+            s.job.with_mut(|p| unsafe { *p = 1 });
+            s.slot.post(1, &handle);
+            s.latch.wait(Duration::ZERO);
+            assert!(abort.load(Ordering::Relaxed), "the abort flag is visible after the latch");
+            assert_eq!(panic_slot.lock().unwrap().take(), Some("boom"));
+            abort.store(false, Ordering::Relaxed);
+            // Region 2: the same worker, a normal share.
+            s.latch.reset(1);
+            // SAFETY: the worker arrived for region 1 and waits for a new generation.
+            s.job.with_mut(|p| unsafe { *p = 2 });
+            s.slot.post(2, &handle);
+            s.latch.wait(Duration::ZERO);
+            // SAFETY: the worker wrote `result` before arriving.
+            assert_eq!(s.result.with(|p| unsafe { *p }), 20);
+            // SAFETY: as above, region 2 is over.
+            s.job.with_mut(|p| unsafe { *p = usize::MAX });
+            s.slot.post(3, &handle);
+            worker.join().unwrap();
+        });
+    }
 }
