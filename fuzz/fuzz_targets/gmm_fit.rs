@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     // Values: whole f64 from the input when the flag is odd (NaN, ±Inf,
     // subnormals, huge), else small integers (ties, duplicates).
     let values: Vec<f64> = if opts[7] % 2 == 1 {
-        rest.chunks_exact(8).take(64 * d).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
+        rest.chunks_exact(8).take(64 * d).map(bytemuck::pod_read_unaligned::<f64>).collect()
     } else {
         rest.iter().take(64 * d).map(|&b| f64::from(b % 16)).collect()
     };

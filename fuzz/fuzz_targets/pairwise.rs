@@ -17,7 +17,7 @@ fn pool() -> &'static Pool {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&skip, rest)) = data.split_first() else { return };
-    let values: Vec<f64> = rest.chunks_exact(8).take(97).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    let values: Vec<f64> = rest.chunks_exact(8).take(97).map(bytemuck::pod_read_unaligned::<f64>).collect();
     let x = &values[(skip as usize % 2).min(values.len())..];
     // SAFETY: x is a live slice of x.len() values.
     let mirror = unsafe { pairwise_sum_raw(x.as_ptr(), x.len()) };

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     // First byte: a start offset 0..8 into an f64 buffer, so slices start at
     // any element; the rest: values.
     let Some((&skip, rest)) = data.split_first() else { return };
-    let values: Vec<f64> = rest.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    let values: Vec<f64> = rest.chunks_exact(8).map(bytemuck::pod_read_unaligned::<f64>).collect();
     let x = &values[(skip as usize % 8).min(values.len())..];
     // SAFETY: x is a live slice of x.len() values.
     let mirror = unsafe { summarize_raw(x.as_ptr(), x.len()) };

@@ -526,6 +526,32 @@ impl Tile {
     }
 }
 
+impl Tile {
+    /// Every component's log-densities of the loaded rows, into `lt`.
+    #[inline(always)]
+    fn densities<D: Dim>(&mut self, dim: D, g: &Gaussians) {
+        for c in 0..g.k {
+            let mut lt = std::mem::take(&mut self.lt);
+            tile_log_density(dim, g, c, self, &mut lt[c * TILE..(c + 1) * TILE]);
+            self.lt = lt;
+        }
+    }
+}
+
+/// Calls `f(tile, rows)` for each tile of `rows` of `x` in order, the tile
+/// loaded with those rows.
+#[inline(always)]
+fn tiles<D: Dim>(dim: D, k: usize, x: &[f64], rows: Range<usize>, mut f: impl FnMut(&mut Tile, Range<usize>)) {
+    let mut tile = Tile::new(k, dim.get());
+    let mut start = rows.start;
+    while start < rows.end {
+        let end = rows.end.min(start + TILE);
+        tile.load(dim, x, start..end);
+        f(&mut tile, start..end);
+        start = end;
+    }
+}
+
 /// Loads `LANES` values from `v[at..]`.
 #[inline(always)]
 fn load_at(v: &[f64], at: usize) -> F64s {
@@ -788,19 +814,10 @@ fn tile_loglik(tile: &Tile) -> f64 {
 fn block_stats<D: Dim>(dim: D, g: &Gaussians, moments: Moments, x: &[f64], rows: Range<usize>) -> PassStats {
     let (k, d) = (g.k, dim.get());
     let mut stats = PassStats::zeros(k, d, moments.per_component(d));
-    let mut tile = Tile::new(k, d);
-    let mut start = rows.start;
-    while start < rows.end {
-        let end = rows.end.min(start + TILE);
-        tile.load(dim, x, start..end);
-        for c in 0..k {
-            let mut lt = std::mem::take(&mut tile.lt);
-            tile_log_density(dim, g, c, &mut tile, &mut lt[c * TILE..(c + 1) * TILE]);
-            tile.lt = lt;
-        }
-        finish_tile(dim, g, moments, &mut tile, &mut stats);
-        start = end;
-    }
+    tiles(dim, k, x, rows, |tile, _| {
+        tile.densities(dim, g);
+        finish_tile(dim, g, moments, tile, &mut stats);
+    });
     stats
 }
 
@@ -861,19 +878,14 @@ pub(crate) fn pass<E: Executor + ?Sized>(
                 block,
                 |rows| {
                     let mut stats = empty();
-                    let mut tile = Tile::new(k, d);
-                    let mut start = rows.start;
-                    while start < rows.end {
-                        let end = rows.end.min(start + TILE);
-                        tile.load(dim, x, start..end);
+                    tiles(dim, k, x, rows, |tile, r| {
                         for c in 0..k {
-                            let t = end - start;
-                            tile.lt[c * TILE..c * TILE + t].copy_from_slice(&dens[c * n + start..c * n + end]);
+                            let t = r.len();
+                            tile.lt[c * TILE..c * TILE + t].copy_from_slice(&dens[c * n + r.start..c * n + r.end]);
                             tile.lt[c * TILE + t..(c + 1) * TILE].fill(0.0);
                         }
-                        finish_tile(dim, g, moments, &mut tile, &mut stats);
-                        start = end;
-                    }
+                        finish_tile(dim, g, moments, tile, &mut stats);
+                    });
                     stats
                 },
                 PassStats::add
@@ -893,17 +905,12 @@ fn model_parallel_densities<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[
     }
     for_each_chunk_mut(exec, &mut dens, n, |components, out| {
         with_dim!(d, |dim| {
-            let mut tile = Tile::new(1, d);
             let mut scratch = vec![0.0; TILE];
             for (c, row) in components.zip(out.chunks_exact_mut(n)) {
-                let mut start = 0;
-                while start < n {
-                    let end = n.min(start + TILE);
-                    tile.load(dim, x, start..end);
-                    tile_log_density(dim, g, c, &mut tile, &mut scratch);
-                    row[start..end].copy_from_slice(&scratch[..end - start]);
-                    start = end;
-                }
+                tiles(dim, 1, x, 0..n, |tile, r| {
+                    tile_log_density(dim, g, c, tile, &mut scratch);
+                    row[r.clone()].copy_from_slice(&scratch[..r.len()]);
+                });
             }
         })
     });
@@ -939,21 +946,14 @@ pub(crate) fn per_row<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64], 
     debug_assert_eq!(out.len(), x.len() / d * width);
     for_each_chunk_mut(exec, out, width, |rows, out| {
         with_dim!(d, |dim| {
-            let mut tile = Tile::new(k, d);
-            let mut start = rows.start;
-            while start < rows.end {
-                let end = rows.end.min(start + TILE);
-                tile.load(dim, x, start..end);
-                for c in 0..k {
-                    let mut lt = std::mem::take(&mut tile.lt);
-                    tile_log_density(dim, g, c, &mut tile, &mut lt[c * TILE..(c + 1) * TILE]);
-                    tile.lt = lt;
-                }
+            let first = rows.start;
+            tiles(dim, k, x, rows, |tile, r| {
+                tile.densities(dim, g);
                 if what != RowOutput::LogDensities {
-                    tile_normalize(k, &mut tile);
+                    tile_normalize(k, tile);
                 }
-                let base = (start - rows.start) * width;
-                for i in 0..end - start {
+                let base = (r.start - first) * width;
+                for i in 0..r.len() {
                     let o = &mut out[base + i * width..base + (i + 1) * width];
                     match what {
                         RowOutput::LogDensities | RowOutput::Responsibilities => {
@@ -974,8 +974,7 @@ pub(crate) fn per_row<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64], 
                         }
                     }
                 }
-                start = end;
-            }
+            });
         })
     });
 }
