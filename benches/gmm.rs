@@ -11,7 +11,7 @@ mod common;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use nogil::gmm::{CovarianceType, GaussianMixtureModel, Parallelism};
-use nogil::kernels::gauss::expectation_raw;
+use nogil::kernels::gauss::expectation;
 use nogil::kernels::summarize::summarize;
 use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
@@ -34,45 +34,6 @@ fn data(n: usize, d: usize, k: usize, spacing: f64) -> (Vec<f64>, GaussianMixtur
     (x, model)
 }
 
-/// The seed's E-step through the mirror: per component, `exp(log_probability)`
-/// of every row (explicit inverse, `inv_cov[i + j*d]`), then each row divided
-/// by its sum. No M-step.
-fn mirror_estep(x: &[f64], d: usize, model: &GaussianMixtureModel, r: &mut [f64]) {
-    let n = x.len() / d;
-    let k = model.components();
-    let cov = model.covariances();
-    for c in 0..k {
-        // The seed computes numpy.linalg.inv and slogdet; Cholesky gives both here.
-        let l = nogil::kernels::gauss::cholesky(&cov[c * d * d..(c + 1) * d * d], d).unwrap();
-        let w = nogil::kernels::gauss::invert_lower(&l, d);
-        let inv: Vec<f64> = (0..d * d)
-            .map(|e| {
-                let (i, j) = (e / d, e % d);
-                (i.max(j)..d).map(|p| w[p * d + i] * w[p * d + j]).sum()
-            })
-            .collect();
-        let log_det = 2.0 * (0..d).map(|i| l[i * d + i].ln()).sum::<f64>();
-        // SAFETY: x holds n*d values; r's row c holds n; mean d; inverse d*d.
-        unsafe {
-            expectation_raw(
-                x.as_ptr(),
-                r[c * n..].as_mut_ptr(),
-                model.means()[c * d..].as_ptr(),
-                inv.as_ptr(),
-                log_det,
-                n,
-                d,
-            )
-        };
-    }
-    for i in 0..n {
-        let s: f64 = (0..k).map(|c| r[c * n + i]).sum();
-        for c in 0..k {
-            r[c * n + i] /= s;
-        }
-    }
-}
-
 fn seed_data(c: &mut Criterion) {
     let (n, d, k) = (4_000_000, 2, 4);
     let (x, model) = data(n, d, k, 5.0);
@@ -81,7 +42,7 @@ fn seed_data(c: &mut Criterion) {
     g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     let mut r = vec![0.0; n * k];
     g.bench_function(BenchmarkId::new("mirror_estep", "sequential"), |b| {
-        b.iter(|| mirror_estep(black_box(&x), d, &model, &mut r))
+        b.iter(|| expectation(black_box(&x), d, model.means(), model.covariances(), &mut r).unwrap())
     });
     drop(r);
     for threads in [1, 2] {

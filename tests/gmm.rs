@@ -338,6 +338,35 @@ fn fast_log_densities_agree_with_the_mirror_on_random_spd_matrices() {
 }
 
 #[test]
+fn the_seeds_expectation_agrees_with_the_fused_responsibilities() {
+    let mut rng = StdRng::seed_from_u64(8);
+    let (d, k, n) = (3, 2, size(200, 9));
+    let cov: Vec<f64> = (0..k).flat_map(|_| random_spd(d, &mut rng)).collect();
+    let means: Vec<f64> = (0..k * d).map(|_| randn(&mut rng)).collect();
+    let x: Vec<f64> = (0..n * d).map(|_| 2.0 * randn(&mut rng)).collect();
+    let mut r = vec![0.0; k * n];
+    nogil::kernels::gauss::expectation(&x, d, &means, &cov, &mut r).unwrap();
+    // The seed has no mixture weights: equal weights give the same responsibilities.
+    let model =
+        GaussianMixtureModel::from_parameters(CovarianceType::Full, d, vec![0.5, 0.5], means.clone(), cov.clone())
+            .unwrap();
+    let proba = model.predict_proba_with(&Sequential, &x).unwrap();
+    for i in 0..n {
+        for c in 0..k {
+            let (seed, fused) = (r[c * n + i], proba[i * k + c]);
+            assert!((seed - fused).abs() < 1e-12, "row {i} component {c}: {seed} vs {fused}");
+        }
+    }
+    let mut not_pd = cov.clone();
+    not_pd[d * d] = -1.0;
+    assert!(matches!(
+        nogil::kernels::gauss::expectation(&x, d, &means, &not_pd, &mut r),
+        Err(Error::NotPositiveDefinite { component: 1, .. })
+    ));
+    assert!(matches!(nogil::kernels::gauss::expectation(&x, d, &means, &cov, &mut r[1..]), Err(Error::Shape { .. })));
+}
+
+#[test]
 fn log_densities_match_the_standard_normal_closed_form() {
     for d in [1, 2, 5, 9] {
         let g = Gaussians::new(d, Factor::Triangular, vec![0.0; d], identity(d), &[0.0]).unwrap();

@@ -5,7 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use nogil::Sequential;
-use nogil::kernels::gauss::{Factor, Gaussians, cholesky, invert_lower, log_densities, log_probability_raw};
+use nogil::kernels::gauss::{
+    Factor, Gaussians, cholesky, inverse_and_log_det, invert_lower, log_densities, log_probability_raw,
+};
 
 /// A byte as a value in [-1, 1).
 fn unit(b: u8) -> f64 {
@@ -36,14 +38,9 @@ fuzz_target!(|data: &[u8]| {
     let w = invert_lower(&l, d);
     let g = Gaussians::new(d, Factor::Triangular, mu.clone(), w.clone(), &[0.0]).unwrap();
     let fast = log_densities(&Sequential, &g, x).unwrap();
-    // The mirror's inputs: Σ⁻¹ = Wᵀ·W (column-major, as the seed indexes it), ln det Σ.
-    let mut inv = vec![0.0; d * d];
-    for i in 0..d {
-        for j in 0..d {
-            inv[i + j * d] = (i.max(j)..d).map(|p| w[p * d + i] * w[p * d + j]).sum();
-        }
-    }
-    let log_det = 2.0 * (0..d).map(|i| l[i * d + i].ln()).sum::<f64>();
+    // The mirror's inputs: Σ⁻¹ (symmetric, so the seed's column-major
+    // `inv_cov[i + j*d]` reads it as well) and ln det Σ.
+    let (inv, log_det) = inverse_and_log_det(&cov, d).expect("A·Aᵀ + I is positive definite");
     for i in 0..n {
         // SAFETY: row i holds d values; mu d; inv d*d.
         let mirror = unsafe { log_probability_raw(x[i * d..].as_ptr(), mu.as_ptr(), inv.as_ptr(), log_det, d) };

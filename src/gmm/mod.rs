@@ -50,7 +50,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 
 pub use crate::kernels::gauss::Parallelism;
-use crate::kernels::gauss::{Gaussians, PassStats, RowOutput, cholesky, invert_lower, pass, per_row};
+use crate::kernels::gauss::{Gaussians, PassStats, RowOutput, cholesky, inverse_and_log_det, pass, per_row};
 use crate::sched::{DEFAULT_BLOCK, Executor, Pool, Sequential, map_reduce};
 use crate::{Error, Schedule};
 pub use stats::SufficientStats;
@@ -529,18 +529,7 @@ fn invert_spd_blocks(v: &[f64], t: CovarianceType, d: usize, what: &'static str)
                 if !symmetric {
                     return Err(bad(c));
                 }
-                let l = cholesky(m, d).ok_or(bad(c))?;
-                let w = invert_lower(&l, d);
-                // m⁻¹ = Wᵀ·W.
-                let mut inv = vec![0.0; d * d];
-                for i in 0..d {
-                    for j in 0..d {
-                        inv[i * d + j] = (i.max(j)..d).map(|p| w[p * d + i] * w[p * d + j]).sum();
-                    }
-                }
-                if inv.iter().any(|x| !x.is_finite()) {
-                    return Err(bad(c));
-                }
+                let (inv, _) = inverse_and_log_det(m, d).ok_or(bad(c))?;
                 out.extend_from_slice(&inv);
             }
             Ok(out)

@@ -144,6 +144,70 @@ pub fn invert_lower(l: &[f64], d: usize) -> Vec<f64> {
     w
 }
 
+/// The inverse and log-determinant of a symmetric positive definite `d × d`
+/// matrix (row-major), through its Cholesky factor `a = L·Lᵀ`:
+/// `a⁻¹ = Wᵀ·W` with `W = L⁻¹`, and `ln det a = 2·Σ ln Lᵢᵢ`. What the seed
+/// takes from `numpy.linalg.inv` and `slogdet`. `None` when `a` is not
+/// positive definite or its inverse overflows.
+pub fn inverse_and_log_det(a: &[f64], d: usize) -> Option<(Vec<f64>, f64)> {
+    let l = cholesky(a, d)?;
+    let w = invert_lower(&l, d);
+    let mut inv = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..d {
+            inv[i * d + j] = (i.max(j)..d).map(|p| w[p * d + i] * w[p * d + j]).sum();
+        }
+    }
+    if inv.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let log_det = 2.0 * (0..d).map(|i| l[i * d + i].ln()).sum::<f64>();
+    Some((inv, log_det))
+}
+
+/// The seed's `expectation(X, mu, cov)` (cell 49) over the mirror: for each
+/// component, [`expectation_raw`] with the explicit inverse and
+/// log-determinant of its covariance; then each row's densities divided by
+/// their sum. `r` is `k × n` (component-major, as the seed's `r_ndarray`
+/// before its transpose); `means` is `k × d`, `covariances` `k × d × d`.
+///
+/// The seed's arithmetic, kept as the baseline the fused kernel is measured
+/// against: exp-then-normalise gives 0/0 = NaN for a row whose densities all
+/// underflow, as the seed's does.
+pub fn expectation(x: &[f64], d: usize, means: &[f64], covariances: &[f64], r: &mut [f64]) -> Result<(), Error> {
+    if d == 0 {
+        return Err(Error::ZeroDimension);
+    }
+    let k = means.len() / d;
+    let n = x.len() / d;
+    let shape = |what: &'static str, expected: usize, got: usize| {
+        (expected != got).then(|| Error::Shape { what, expected: expected.to_string(), got: got.to_string() })
+    };
+    if let Some(e) = shape("data (values)", n * d, x.len())
+        .or_else(|| shape("means (values)", k * d, means.len()))
+        .or_else(|| shape("covariances (values)", k * d * d, covariances.len()))
+        .or_else(|| shape("responsibilities (values)", k * n, r.len()))
+    {
+        return Err(e);
+    }
+    for c in 0..k {
+        let (inv, log_det) = inverse_and_log_det(&covariances[c * d * d..(c + 1) * d * d], d)
+            .ok_or(Error::NotPositiveDefinite { what: "covariance", component: c })?;
+        // SAFETY: x holds n*d values and r's row c holds n (checked above);
+        // the mean holds d values, the inverse d*d; r does not overlap them.
+        unsafe {
+            expectation_raw(x.as_ptr(), r[c * n..].as_mut_ptr(), means[c * d..].as_ptr(), inv.as_ptr(), log_det, n, d)
+        };
+    }
+    for i in 0..n {
+        let s: f64 = (0..k).map(|c| r[c * n + i]).sum();
+        for c in 0..k {
+            r[c * n + i] /= s;
+        }
+    }
+    Ok(())
+}
+
 /// The shape of each component's precision factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Factor {

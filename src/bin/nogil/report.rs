@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use nogil::gmm::{GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism};
 use nogil::kernels::counter::{CounterKind, count, count_raw};
-use nogil::kernels::gauss::{cholesky, expectation_raw, invert_lower};
+use nogil::kernels::gauss::expectation;
 use nogil::kernels::pairwise::{pairwise_sum, pairwise_sum_exact, pairwise_sum_raw, pairwise_sum_tasks};
 use nogil::kernels::summarize::{summarize, summarize_compensated, summarize_raw, summarize_simd, summarize_strided};
 use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
@@ -527,26 +527,8 @@ fn seed_em(x: &[f64], d: usize, mu: &mut [f64], cov: &mut [f64], iters: usize) {
     let k = mu.len() / d;
     let mut r = vec![0.0; k * n];
     for _ in 0..iters {
-        for c in 0..k {
-            let l = match cholesky(&cov[c * d * d..(c + 1) * d * d], d) {
-                Some(l) => l,
-                None => return,
-            };
-            let w = invert_lower(&l, d);
-            let inv: Vec<f64> = (0..d * d)
-                .map(|e| ((e / d).max(e % d)..d).map(|p| w[p * d + e / d] * w[p * d + e % d]).sum())
-                .collect();
-            let log_det = 2.0 * (0..d).map(|i| l[i * d + i].ln()).sum::<f64>();
-            // SAFETY: x holds n*d values, r's row c holds n, mu d, inv d*d.
-            unsafe {
-                expectation_raw(x.as_ptr(), r[c * n..].as_mut_ptr(), mu[c * d..].as_ptr(), inv.as_ptr(), log_det, n, d)
-            };
-        }
-        for i in 0..n {
-            let s: f64 = (0..k).map(|c| r[c * n + i]).sum();
-            for c in 0..k {
-                r[c * n + i] /= s;
-            }
+        if expectation(x, d, mu, cov, &mut r).is_err() {
+            return;
         }
         for c in 0..k {
             let rc = &r[c * n..(c + 1) * n];
