@@ -50,7 +50,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 
 pub use crate::kernels::gauss::Parallelism;
-use crate::kernels::gauss::{Gaussians, PassStats, RowOutput, cholesky, inverse_and_log_det, pass, per_row};
+use crate::kernels::gauss::{Gaussians, PassStats, RowOutput, cholesky, inverse_and_log_det, pass, per_row, rows};
 use crate::sched::{DEFAULT_BLOCK, Executor, Pool, Sequential, map_reduce};
 use crate::{Error, Schedule};
 pub use stats::SufficientStats;
@@ -280,7 +280,7 @@ impl GaussianMixture {
     /// `reg_covar` ([`Error::SingularCovariance`]).
     pub fn fit_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], d: usize) -> Result<GaussianMixtureModel, Error> {
         self.check_parameters()?;
-        let n = check_data_with(exec, x, d)?;
+        let n = check_data(exec, x, d)?;
         let k = self.n_components;
         if n < k {
             return Err(Error::TooFewPoints { n, components: k });
@@ -311,13 +311,8 @@ impl GaussianMixture {
         if self.n_init == 0 {
             return bad("n_init", "0".into(), "at least 1");
         }
-        if !(self.tol >= 0.0 && self.tol.is_finite()) {
-            return bad("tol", self.tol.to_string(), "a finite value >= 0");
-        }
-        if !(self.reg_covar >= 0.0 && self.reg_covar.is_finite()) {
-            return bad("reg_covar", self.reg_covar.to_string(), "a finite value >= 0");
-        }
-        Ok(())
+        non_negative("tol", self.tol)?;
+        non_negative("reg_covar", self.reg_covar)
     }
 
     fn fit_once<E: Executor + ?Sized>(
@@ -421,23 +416,10 @@ impl GaussianMixture {
     }
 }
 
-/// Checks row-major data and returns the number of rows.
-fn check_data(x: &[f64], d: usize) -> Result<usize, Error> {
-    check_data_with(&Sequential, x, d)
-}
-
-/// [`check_data`], scanning for NaN and infinities on `exec`.
-fn check_data_with<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> Result<usize, Error> {
-    if d == 0 {
-        return Err(Error::ZeroDimension);
-    }
-    if !x.len().is_multiple_of(d) {
-        return Err(Error::Shape {
-            what: "data (values)",
-            expected: format!("a multiple of d = {d}"),
-            got: x.len().to_string(),
-        });
-    }
+/// Checks row-major data (shape, then NaN and infinities, scanned on
+/// `exec`) and returns the number of rows.
+fn check_data<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> Result<usize, Error> {
+    let n = rows(x, d)?;
     let first_bad = map_reduce(
         exec,
         x.len(),
@@ -451,7 +433,16 @@ fn check_data_with<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> Resul
     .flatten();
     match first_bad {
         Some(at) => Err(Error::NonFinite { row: at / d, column: at % d }),
-        None => Ok(x.len() / d),
+        None => Ok(n),
+    }
+}
+
+/// `value` as a finite number `>= 0`, or the error naming `name`.
+fn non_negative(name: &'static str, value: f64) -> Result<(), Error> {
+    if value >= 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter { name, value: value.to_string(), expected: "a finite value >= 0" })
     }
 }
 
@@ -609,13 +600,7 @@ impl GaussianMixtureModel {
     /// The M-step from merged statistics: the model that EM's next iteration
     /// would produce from the data the statistics summarize.
     pub fn from_stats(stats: &SufficientStats, reg_covar: f64) -> Result<Self, Error> {
-        if !(reg_covar >= 0.0 && reg_covar.is_finite()) {
-            return Err(Error::InvalidParameter {
-                name: "reg_covar",
-                value: reg_covar.to_string(),
-                expected: "a finite value >= 0",
-            });
-        }
+        non_negative("reg_covar", reg_covar)?;
         let params = m_step(stats.covariance_type, stats.d, &stats.shift, &stats.pass, reg_covar);
         Self::from_params(stats.covariance_type, stats.d, params)
     }
@@ -636,12 +621,10 @@ impl GaussianMixtureModel {
         x: &[f64],
         parallelism: Parallelism,
     ) -> Result<SufficientStats, Error> {
-        if self.d == 0 || !x.len().is_multiple_of(self.d) {
-            check_data(x, self.d)?;
-        }
+        let samples = rows(x, self.d)?;
         let pass: PassStats = pass(exec, &self.gaussians, moments(self.covariance_type), parallelism, x);
         if !pass.loglik.is_finite() {
-            check_data_with(exec, x, self.d)?;
+            check_data(exec, x, self.d)?;
             return Err(Error::NonFiniteLikelihood { iteration: 0 });
         }
         Ok(SufficientStats {
@@ -649,7 +632,7 @@ impl GaussianMixtureModel {
             d: self.d,
             shift: self.gaussians.means().to_vec(),
             pass,
-            samples: x.len() / self.d,
+            samples,
         })
     }
 
@@ -735,12 +718,8 @@ impl GaussianMixtureModel {
         self.lower_bounds.last().copied().unwrap_or(f64::NEG_INFINITY)
     }
 
-    fn check(&self, x: &[f64]) -> Result<usize, Error> {
-        check_data(x, self.d)
-    }
-
     fn rows<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], what: RowOutput) -> Result<Vec<f64>, Error> {
-        let n = check_data_with(exec, x, self.d)?;
+        let n = check_data(exec, x, self.d)?;
         let mut out = vec![0.0; n * what.width(self.components())];
         per_row(exec, &self.gaussians, x, what, &mut out);
         if what != RowOutput::Label && out.iter().any(|v| v.is_nan()) {
@@ -801,14 +780,17 @@ impl GaussianMixtureModel {
 
     /// Bayesian information criterion on `x` (lower is better).
     pub fn bic(&self, x: &[f64]) -> Result<f64, Error> {
-        let n = self.check(x)? as f64;
-        Ok(-2.0 * self.score(x)? * n + self.n_parameters() as f64 * n.ln())
+        // `score` checks the data; then the length divides by d.
+        let score = self.score(x)?;
+        let n = (x.len() / self.d) as f64;
+        Ok(-2.0 * score * n + self.n_parameters() as f64 * n.ln())
     }
 
     /// Akaike information criterion on `x` (lower is better).
     pub fn aic(&self, x: &[f64]) -> Result<f64, Error> {
-        let n = self.check(x)? as f64;
-        Ok(-2.0 * self.score(x)? * n + 2.0 * self.n_parameters() as f64)
+        let score = self.score(x)?;
+        let n = (x.len() / self.d) as f64;
+        Ok(-2.0 * score * n + 2.0 * self.n_parameters() as f64)
     }
 
     /// Draws `n` points from the mixture: `(x, labels)`, `x` row-major

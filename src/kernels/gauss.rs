@@ -345,18 +345,22 @@ impl Gaussians {
             Factor::Diagonal => &self.factors[c * self.d..(c + 1) * self.d],
         }
     }
+}
 
-    /// The rows of `x` that hold `len` rows of this dimension, or a shape error.
-    fn rows(&self, x: &[f64]) -> Result<usize, Error> {
-        if !x.len().is_multiple_of(self.d) {
-            return Err(Error::Shape {
-                what: "data (values)",
-                expected: format!("a multiple of d = {}", self.d),
-                got: x.len().to_string(),
-            });
-        }
-        Ok(x.len() / self.d)
+/// The number of rows of row-major data with `d` columns, or the error for
+/// `d = 0` or a length that is not a multiple of `d`.
+pub(crate) fn rows(x: &[f64], d: usize) -> Result<usize, Error> {
+    if d == 0 {
+        return Err(Error::ZeroDimension);
     }
+    if !x.len().is_multiple_of(d) {
+        return Err(Error::Shape {
+            what: "data (values)",
+            expected: format!("a multiple of d = {d}"),
+            got: x.len().to_string(),
+        });
+    }
+    Ok(x.len() / d)
 }
 
 /// Sums over rows of the M-step's statistics for each component, shifted by
@@ -1055,7 +1059,7 @@ pub(crate) fn per_row<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64], 
 /// # Ok::<(), nogil::Error>(())
 /// ```
 pub fn log_densities<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64]) -> Result<Vec<f64>, Error> {
-    let n = g.rows(x)?;
+    let n = rows(x, g.d)?;
     let mut out = vec![0.0; n * g.k];
     per_row(exec, g, x, RowOutput::LogDensities, &mut out);
     Ok(out)
