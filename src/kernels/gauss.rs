@@ -879,11 +879,21 @@ fn tile_loglik(tile: &Tile) -> f64 {
 }
 
 /// Statistics of `rows` of `x`, tile by tile, in order: the map of a block.
-fn block_stats<D: Dim>(dim: D, g: &Gaussians, moments: Moments, x: &[f64], rows: Range<usize>) -> PassStats {
+/// `densities(tile, rows)` puts every component's log-densities of the
+/// tile's rows into `tile.lt`: computed in place (data parallelism) or
+/// copied from the model-parallel buffer.
+fn block_stats<D: Dim>(
+    dim: D,
+    g: &Gaussians,
+    moments: Moments,
+    x: &[f64],
+    rows: Range<usize>,
+    mut densities: impl FnMut(&mut Tile, Range<usize>),
+) -> PassStats {
     let (k, d) = (g.k, dim.get());
     let mut stats = PassStats::zeros(k, d, moments.per_component(d));
-    tiles(dim, k, x, rows, |tile, _| {
-        tile.densities(dim, g);
+    tiles(dim, k, x, rows, |tile, r| {
+        densities(tile, r);
         finish_tile(dim, g, moments, tile, &mut stats);
     });
     stats
@@ -932,35 +942,33 @@ pub(crate) fn pass<E: Executor + ?Sized>(
     let (k, d) = (g.k, g.d);
     let n = x.len() / d;
     let block = pass_block(d, k, moments);
-    let empty = || PassStats::zeros(k, d, moments.per_component(d));
     match parallelism {
-        Parallelism::Data => {
-            with_dim!(d, |dim| map_reduce(exec, n, block, |rows| block_stats(dim, g, moments, x, rows), PassStats::add))
-                .unwrap_or_else(empty)
-        }
+        Parallelism::Data => with_dim!(d, |dim| map_reduce(
+            exec,
+            n,
+            block,
+            |rows| block_stats(dim, g, moments, x, rows, |tile, _| tile.densities(dim, g)),
+            PassStats::add
+        )),
         Parallelism::Model => {
             let dens = model_parallel_densities(exec, g, x, n);
+            let copy = |tile: &mut Tile, r: Range<usize>| {
+                for c in 0..k {
+                    let t = r.len();
+                    tile.lt[c * TILE..c * TILE + t].copy_from_slice(&dens[c * n + r.start..c * n + r.end]);
+                    tile.lt[c * TILE + t..(c + 1) * TILE].fill(0.0);
+                }
+            };
             with_dim!(d, |dim| map_reduce(
                 exec,
                 n,
                 block,
-                |rows| {
-                    let mut stats = empty();
-                    tiles(dim, k, x, rows, |tile, r| {
-                        for c in 0..k {
-                            let t = r.len();
-                            tile.lt[c * TILE..c * TILE + t].copy_from_slice(&dens[c * n + r.start..c * n + r.end]);
-                            tile.lt[c * TILE + t..(c + 1) * TILE].fill(0.0);
-                        }
-                        finish_tile(dim, g, moments, tile, &mut stats);
-                    });
-                    stats
-                },
+                |rows| block_stats(dim, g, moments, x, rows, copy),
                 PassStats::add
             ))
-            .unwrap_or_else(empty)
         }
     }
+    .unwrap_or_else(|| PassStats::zeros(k, d, moments.per_component(d)))
 }
 
 /// The seed's model parallelism: one task per component, each computing its
@@ -1086,8 +1094,9 @@ mod tests {
                     .collect();
                 let g = Gaussians::new(d, factor, means.clone(), factors, &[-1.0, -1.2, -0.9]).unwrap();
                 for moments in [Moments::Full, Moments::Diagonal] {
-                    let fixed = with_dim!(d, |dim| block_stats(dim, &g, moments, &x, 0..n));
-                    let blocked = block_stats(Dynamic(d), &g, moments, &x, 0..n);
+                    let fixed =
+                        with_dim!(d, |dim| block_stats(dim, &g, moments, &x, 0..n, |t, _| t.densities(dim, &g)));
+                    let blocked = block_stats(Dynamic(d), &g, moments, &x, 0..n, |t, _| t.densities(Dynamic(d), &g));
                     let bits = |s: &PassStats| {
                         s.n.iter().chain(&s.s).chain(&s.q).chain([&s.loglik]).map(|v| v.to_bits()).collect::<Vec<_>>()
                     };
