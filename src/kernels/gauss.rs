@@ -40,12 +40,13 @@
 // Index loops over i, j, c mirror the formulas they compute.
 #![allow(clippy::needless_range_loop)]
 
+use std::cell::Cell;
 use std::num::NonZeroUsize;
 use std::ops::Range;
 
 use crate::Error;
 use crate::sched::{Executor, for_each_chunk_mut, map_reduce};
-use crate::simd::{F64s, LANES, exp_nonpositive, hsum, ln_normal};
+use crate::simd::{F64s, LANES, exp_nonpositive, hsum, ln_normal, load_columns};
 
 /// `ln(2π)`: the constant the seed meant (its `0.79817986835` is `log₁₀(2π)`).
 pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -230,6 +231,9 @@ pub struct Gaussians {
     factor: Factor,
     means: Vec<f64>,
     factors: Vec<f64>,
+    /// `factors·√½`, what the kernels multiply by: `‖(W/√2)·(x − μ)‖²` is
+    /// the `½·‖W·(x − μ)‖²` of the log-density, one multiply sooner.
+    scaled: Vec<f64>,
     consts: Vec<f64>,
 }
 
@@ -296,7 +300,7 @@ impl Gaussians {
             }
             consts.push(lw - 0.5 * d as f64 * LN_2PI + log_det);
         }
-        let mut g = Gaussians { k, d, factor, means, factors, consts };
+        let mut g = Gaussians { k, d, factor, means, factors, scaled: Vec::new(), consts };
         if factor == Factor::Triangular {
             // Zero the ignored upper triangle so no stray value is ever read.
             for c in 0..k {
@@ -307,6 +311,7 @@ impl Gaussians {
                 }
             }
         }
+        g.scaled = g.factors.iter().map(|w| w * std::f64::consts::FRAC_1_SQRT_2).collect();
         Ok(g)
     }
 
@@ -335,14 +340,17 @@ impl Gaussians {
         &self.factors
     }
 
+    #[inline(always)]
     fn mean(&self, c: usize) -> &[f64] {
         &self.means[c * self.d..(c + 1) * self.d]
     }
 
-    fn w(&self, c: usize) -> &[f64] {
+    /// Component `c`'s factor times `√½`.
+    #[inline(always)]
+    fn scaled_w(&self, c: usize) -> &[f64] {
         match self.factor {
-            Factor::Triangular => &self.factors[c * self.d * self.d..(c + 1) * self.d * self.d],
-            Factor::Diagonal => &self.factors[c * self.d..(c + 1) * self.d],
+            Factor::Triangular => &self.scaled[c * self.d * self.d..(c + 1) * self.d * self.d],
+            Factor::Diagonal => &self.scaled[c * self.d..(c + 1) * self.d],
         }
     }
 }
@@ -415,67 +423,250 @@ impl Moments {
     }
 }
 
+/// A block's running sums, one vector per sum so that each lane adds its
+/// own rows: per component `c`, at `per·c`, the vectors of `n`, then `s`
+/// (`d`), then `q` (packed as in [`PassStats`]); and the two parts of the
+/// log-likelihood. Lanes are summed once, at the end of the block.
+struct Sums {
+    v: Vec<F64s>,
+    per: usize,
+    /// `Σ m` over rows (see [`tile_softmax`]).
+    top: F64s,
+    /// `Σ ln Π s` over tiles.
+    ln_sum: F64s,
+}
+
+impl Sums {
+    fn new(k: usize, d: usize, moments: Moments) -> Self {
+        let per = 1 + d + moments.per_component(d);
+        let mut v = SPARE_SUMS.take();
+        v.clear();
+        v.resize(k * per, F64s::splat(0.0));
+        Sums { v, per, top: F64s::splat(0.0), ln_sum: F64s::splat(0.0) }
+    }
+
+    /// Component `c`'s vectors.
+    fn component(&mut self, c: usize) -> &mut [F64s] {
+        &mut self.v[c * self.per..(c + 1) * self.per]
+    }
+
+    /// The lanes summed: the block's statistics.
+    fn finish(self, k: usize, d: usize) -> PassStats {
+        let q_per = self.per - 1 - d;
+        let mut stats = PassStats::zeros(k, d, q_per);
+        for (c, v) in self.v.chunks_exact(self.per).enumerate() {
+            stats.n[c] = hsum(v[0]);
+            for (o, &a) in stats.s[c * d..(c + 1) * d].iter_mut().zip(&v[1..1 + d]) {
+                *o = hsum(a);
+            }
+            for (o, &a) in stats.q[c * q_per..(c + 1) * q_per].iter_mut().zip(&v[1 + d..]) {
+                *o = hsum(a);
+            }
+        }
+        stats.loglik = hsum(self.top) + hsum(self.ln_sum);
+        SPARE_SUMS.set(self.v);
+        stats
+    }
+}
+
+thread_local! {
+    /// The vectors of this thread's last [`Sums`], kept for its next block:
+    /// allocating them anew for every block, while the blocks' results stay
+    /// alive until the reduction, costs about a tenth of a pass.
+    static SPARE_SUMS: Cell<Vec<F64s>> = const { Cell::new(Vec::new()) };
+}
+
 // ---------------------------------------------------------------------------
 // The dimension, as a constant (d ≤ 4) or a value.
 
-/// Storage for a handful of vectors: an array when the count is a constant
-/// (so it can live in registers), a `Vec` otherwise.
-trait Vecs {
-    fn as_mut(&mut self) -> &mut [F64s];
-}
-
-impl<const N: usize> Vecs for [F64s; N] {
-    #[inline(always)]
-    fn as_mut(&mut self) -> &mut [F64s] {
-        self
-    }
-}
-
-impl<const N: usize> Vecs for [[F64s; N]; N] {
-    #[inline(always)]
-    fn as_mut(&mut self) -> &mut [F64s] {
-        self.as_flattened_mut()
-    }
-}
-
-impl Vecs for Vec<F64s> {
-    #[inline(always)]
-    fn as_mut(&mut self) -> &mut [F64s] {
-        self
-    }
-}
-
+/// How a tile's per-component loops are compiled: with `d` a constant
+/// ([`Fixed`], the per-row state in registers) or a value ([`Dynamic`], loop
+/// orders blocked for large `d`). Both do the same operations in the same
+/// order for every lane, so their results agree to the bit.
 trait Dim: Copy + Send + Sync {
-    /// Whether the dimension is a compile-time constant (small `d`, state in
-    /// registers) or a value (any `d`, the blocked loop orders).
-    const FIXED: bool;
-    type V: Vecs;
-    type M: Vecs;
     fn get(self) -> usize;
-    /// `d` zero vectors.
-    fn vecs(self) -> Self::V;
-    /// `d·d` zero vectors (a square; kernels use the lower triangle).
-    fn square(self) -> Self::M;
+
+    /// Writes the rows of `src` (row-major, `d` columns) into the tile's
+    /// columns `xt`: coordinate `j` of row `i` is lane `i % LANES` of
+    /// `xt[j·G + i / LANES]`.
+    #[inline(always)]
+    fn transpose(self, src: &[f64], xt: &mut [F64s]) {
+        let d = self.get();
+        let xt: &mut [f64] = bytemuck::cast_slice_mut(xt);
+        for (i, row) in src.chunks_exact(d).enumerate() {
+            for j in 0..d {
+                xt[j * TILE + i] = row[j];
+            }
+        }
+    }
+
+    /// Component `c`'s log-densities of the tile's rows, into `out` (one
+    /// vector per group).
+    fn log_density(self, g: &Gaussians, c: usize, tile: &mut Tile, out: &mut [F64s]);
+
+    /// Adds component `c`'s statistics of the tile to its sums `acc` (see
+    /// [`Sums`]).
+    fn stats(self, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s]);
 }
 
 #[derive(Clone, Copy)]
 struct Fixed<const D: usize>;
 
+impl<const D: usize> Fixed<D> {
+    /// Coordinate `j` of the rows of group `grp`, minus `mu[j]`.
+    #[inline(always)]
+    fn diffs(cols: &[&[F64s]; D], mu: &[F64s; D], grp: usize) -> [F64s; D] {
+        let mut xs = [F64s::splat(0.0); D];
+        for j in 0..D {
+            xs[j] = cols[j][grp] - mu[j];
+        }
+        xs
+    }
+
+    /// The tile's columns, `groups` vectors each, and `μ_c` broadcast.
+    #[inline(always)]
+    fn columns<'t>(tile: &'t Tile, g: &Gaussians, c: usize) -> ([&'t [F64s]; D], [F64s; D]) {
+        let groups = tile.groups();
+        let mut cols: [&[F64s]; D] = [&[]; D];
+        let mut mu = [F64s::splat(0.0); D];
+        for j in 0..D {
+            cols[j] = part(&tile.xt, j, groups);
+            mu[j] = F64s::splat(g.mean(c)[j]);
+        }
+        (cols, mu)
+    }
+}
+
 impl<const D: usize> Dim for Fixed<D> {
-    const FIXED: bool = true;
-    type V = [F64s; D];
-    type M = [[F64s; D]; D];
     #[inline(always)]
     fn get(self) -> usize {
         D
     }
+
+    /// Whole groups of `LANES` rows by [`load_columns`], the rest row by row.
     #[inline(always)]
-    fn vecs(self) -> Self::V {
-        [F64s::splat(0.0); D]
+    fn transpose(self, src: &[f64], xt: &mut [F64s]) {
+        let (rows, _) = src.as_chunks::<D>();
+        let (groups, rest) = rows.as_chunks::<LANES>();
+        for (grp, group) in groups.iter().enumerate() {
+            let cols = load_columns(group);
+            for j in 0..D {
+                xt[j * G + grp] = cols[j];
+            }
+        }
+        let first = groups.len() * LANES;
+        let xt: &mut [f64] = bytemuck::cast_slice_mut(xt);
+        for (i, row) in rest.iter().enumerate() {
+            for j in 0..D {
+                xt[j * TILE + first + i] = row[j];
+            }
+        }
     }
+
     #[inline(always)]
-    fn square(self) -> Self::M {
-        [[F64s::splat(0.0); D]; D]
+    fn log_density(self, g: &Gaussians, c: usize, tile: &mut Tile, out: &mut [F64s]) {
+        let (cols, mu) = Self::columns(tile, g, c);
+        let out = &mut out[..tile.groups()];
+        let w = g.scaled_w(c);
+        let konst = F64s::splat(g.consts[c]);
+        // l = konst − Σᵢ yᵢ², y = (W/√2)·(x − μ).
+        match g.factor {
+            Factor::Triangular => {
+                let mut wv = [[F64s::splat(0.0); D]; D];
+                for i in 0..D {
+                    for j in 0..=i {
+                        wv[i][j] = F64s::splat(w[i * D + j]);
+                    }
+                }
+                for (grp, o) in out.iter_mut().enumerate() {
+                    let xs = Self::diffs(&cols, &mu, grp);
+                    let mut l = konst;
+                    for i in 0..D {
+                        let mut y = F64s::splat(0.0);
+                        for j in 0..=i {
+                            y = xs[j].mul_add(wv[i][j], y);
+                        }
+                        l = y.mul_neg_add(y, l);
+                    }
+                    *o = l;
+                }
+            }
+            Factor::Diagonal => {
+                let mut wv = [F64s::splat(0.0); D];
+                for j in 0..D {
+                    wv[j] = F64s::splat(w[j]);
+                }
+                for (grp, o) in out.iter_mut().enumerate() {
+                    let xs = Self::diffs(&cols, &mu, grp);
+                    let mut l = konst;
+                    for j in 0..D {
+                        let y = xs[j] * wv[j];
+                        l = y.mul_neg_add(y, l);
+                    }
+                    *o = l;
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn stats(self, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s]) {
+        let groups = tile.groups();
+        let (cols, mu) = Self::columns(tile, g, c);
+        let (e, inv) = (part(&tile.lt, c, groups), &tile.inv[..groups]);
+        // The packed position of q[i][j] in `acc`.
+        let q_at = |i: usize, j: usize| match moments {
+            Moments::Full => 1 + D + i * (i + 1) / 2 + j,
+            Moments::Diagonal => 1 + D + i,
+        };
+        // Two sets of sums, even groups into the first (which starts from
+        // `acc`) and odd groups into the second: each chain of dependent
+        // multiply-adds is half as long. The blocked loops do the same.
+        let mut sets = [([F64s::splat(0.0); D], [[F64s::splat(0.0); D]; D]); 2];
+        let mut n = [acc[0], F64s::splat(0.0)];
+        for i in 0..D {
+            sets[0].0[i] = acc[1 + i];
+            for j in 0..=i {
+                if moments == Moments::Full || i == j {
+                    sets[0].1[i][j] = acc[q_at(i, j)];
+                }
+            }
+        }
+        let step = |grp: usize, n: &mut F64s, acc_s: &mut [F64s; D], acc_q: &mut [[F64s; D]; D]| {
+            let r = e[grp] * inv[grp];
+            let xs = Self::diffs(&cols, &mu, grp);
+            *n += r;
+            for i in 0..D {
+                let ri = r * xs[i];
+                acc_s[i] += ri;
+                match moments {
+                    Moments::Full => {
+                        for j in 0..=i {
+                            acc_q[i][j] = ri.mul_add(xs[j], acc_q[i][j]);
+                        }
+                    }
+                    Moments::Diagonal => acc_q[i][i] = ri.mul_add(xs[i], acc_q[i][i]),
+                }
+            }
+        };
+        let [(s0, q0), (s1, q1)] = &mut sets;
+        let [n0, n1] = &mut n;
+        for pair in 0..groups / 2 {
+            step(2 * pair, n0, s0, q0);
+            step(2 * pair + 1, n1, s1, q1);
+        }
+        if groups % 2 == 1 {
+            step(groups - 1, n0, s0, q0);
+        }
+        acc[0] = n[0] + n[1];
+        for i in 0..D {
+            acc[1 + i] = sets[0].0[i] + sets[1].0[i];
+            for j in 0..=i {
+                if moments == Moments::Full || i == j {
+                    acc[q_at(i, j)] = sets[0].1[i][j] + sets[1].1[i][j];
+                }
+            }
+        }
     }
 }
 
@@ -483,18 +674,17 @@ impl<const D: usize> Dim for Fixed<D> {
 struct Dynamic(usize);
 
 impl Dim for Dynamic {
-    const FIXED: bool = false;
-    type V = Vec<F64s>;
-    type M = Vec<F64s>;
     #[inline(always)]
     fn get(self) -> usize {
         self.0
     }
-    fn vecs(self) -> Vec<F64s> {
-        vec![F64s::splat(0.0); self.0]
+
+    fn log_density(self, g: &Gaussians, c: usize, tile: &mut Tile, out: &mut [F64s]) {
+        tile_log_density_blocked(self.0, g, c, tile, out)
     }
-    fn square(self) -> Vec<F64s> {
-        vec![F64s::splat(0.0); self.0 * self.0]
+
+    fn stats(self, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s]) {
+        tile_stats_blocked(self.0, g, moments, c, tile, acc)
     }
 }
 
@@ -529,33 +719,49 @@ macro_rules! with_dim {
 // ---------------------------------------------------------------------------
 // One tile.
 
-/// Scratch for one tile: the transposed rows, and one row of `TILE` values
-/// per component (log-densities, then responsibilities), and per-row
-/// log-likelihoods.
+/// Vectors per row of a tile array: `TILE` rows as `G` groups of `LANES`.
+const G: usize = TILE / LANES;
+
+/// Row `i` of a `… × G` tile array, its first `groups` vectors.
+#[inline(always)]
+fn part(v: &[F64s], i: usize, groups: usize) -> &[F64s] {
+    &v[i * G..i * G + groups]
+}
+
+/// Scratch for one tile. Each array is rows of `G` vectors, a vector holding
+/// one value of `LANES` consecutive rows of data. Vectors are aligned, so no
+/// load or store splits a cache line.
 struct Tile {
-    /// `d × TILE`, column `j` holds coordinate `j` of every row.
-    xt: Vec<f64>,
-    /// `k × TILE`.
-    lt: Vec<f64>,
-    /// `TILE` per-row log-likelihoods `ln Σₖ πₖ N(x | …)`.
-    ll: Vec<f64>,
+    /// `d × G`: coordinate `j` of every row.
+    xt: Vec<F64s>,
+    /// `k × G`: log-densities `lₖ`, then `eₖ = exp(lₖ − m)` (see [`tile_softmax`]).
+    lt: Vec<F64s>,
+    /// Per row, `m = maxₖ lₖ` (0 on padding lanes).
+    top: Vec<F64s>,
+    /// Per row, `s = Σₖ eₖ ≥ 1` (1 on padding lanes).
+    sum: Vec<F64s>,
+    /// Per row, `1/s`: responsibilities are `eₖ·(1/s)` (0 on padding lanes).
+    inv: Vec<F64s>,
     /// Rows held (≤ TILE); lanes past it are padding.
     rows: usize,
-    /// `d × TILE` scratch of the blocked (large-`d`) path: `x − μ`.
-    dt: Vec<f64>,
-    /// `d × TILE` scratch of the blocked path: `r·(x − μ)`.
-    rt: Vec<f64>,
+    /// `d × G` scratch of the blocked (large-`d`) path: `x − μ`.
+    dt: Vec<F64s>,
+    /// `d × G` scratch of the blocked path: `r·(x − μ)`.
+    rt: Vec<F64s>,
 }
 
 impl Tile {
     fn new(k: usize, d: usize) -> Self {
+        let zeros = |rows: usize| vec![F64s::splat(0.0); rows * G];
         Tile {
-            xt: vec![0.0; d * TILE],
-            lt: vec![0.0; k * TILE],
-            ll: vec![0.0; TILE],
+            xt: zeros(d),
+            lt: zeros(k),
+            top: zeros(1),
+            sum: zeros(1),
+            inv: zeros(1),
             rows: 0,
-            dt: vec![0.0; d * TILE],
-            rt: vec![0.0; d * TILE],
+            dt: zeros(d),
+            rt: zeros(d),
         }
     }
 
@@ -573,36 +779,29 @@ impl Tile {
         let t = rows.len();
         debug_assert!(t <= TILE && t > 0);
         let src = &x[rows.start * d..rows.end * d];
-        for (i, row) in src.chunks_exact(d).enumerate() {
-            for j in 0..d {
-                self.xt[j * TILE + i] = row[j];
-            }
-        }
+        dim.transpose(src, &mut self.xt);
+        let xt: &mut [f64] = bytemuck::cast_slice_mut(&mut self.xt);
         for i in t..t.next_multiple_of(LANES) {
             for j in 0..d {
-                self.xt[j * TILE + i] = src[j];
+                xt[j * TILE + i] = src[j];
             }
         }
         self.rows = t;
     }
 
-    #[inline(always)]
-    fn x<D: Dim>(&self, dim: D, g: usize, out: &mut [F64s]) {
-        for (j, o) in out.iter_mut().enumerate().take(dim.get()) {
-            *o = load_at(&self.xt, j * TILE + g * LANES);
-        }
-    }
-}
-
-impl Tile {
     /// Every component's log-densities of the loaded rows, into `lt`.
     #[inline(always)]
     fn densities<D: Dim>(&mut self, dim: D, g: &Gaussians) {
-        for c in 0..g.k {
-            let mut lt = std::mem::take(&mut self.lt);
-            tile_log_density(dim, g, c, self, &mut lt[c * TILE..(c + 1) * TILE]);
-            self.lt = lt;
+        let mut lt = std::mem::take(&mut self.lt);
+        for (c, out) in lt.chunks_exact_mut(G).enumerate() {
+            dim.log_density(g, c, self, out);
         }
+        self.lt = lt;
+    }
+
+    /// `lt` as `k × TILE` values.
+    fn lt_values(&self) -> &[f64] {
+        bytemuck::cast_slice(&self.lt)
     }
 }
 
@@ -610,7 +809,15 @@ impl Tile {
 /// loaded with those rows.
 #[inline(always)]
 fn tiles<D: Dim>(dim: D, k: usize, x: &[f64], rows: Range<usize>, mut f: impl FnMut(&mut Tile, Range<usize>)) {
-    let mut tile = Tile::new(k, dim.get());
+    thread_local! {
+        /// The last tile this thread used, kept for the next block: a pass
+        /// takes hundreds of blocks, each of which would otherwise allocate
+        /// its own aligned scratch.
+        static SPARE: Cell<Option<Tile>> = const { Cell::new(None) };
+    }
+    let d = dim.get();
+    let mut tile =
+        SPARE.take().filter(|t| t.lt.len() == k * G && t.xt.len() == d * G).unwrap_or_else(|| Tile::new(k, d));
     let mut start = rows.start;
     while start < rows.end {
         let end = rows.end.min(start + TILE);
@@ -618,264 +825,225 @@ fn tiles<D: Dim>(dim: D, k: usize, x: &[f64], rows: Range<usize>, mut f: impl Fn
         f(&mut tile, start..end);
         start = end;
     }
-}
-
-/// Loads `LANES` values from `v[at..]`.
-#[inline(always)]
-fn load_at(v: &[f64], at: usize) -> F64s {
-    bytemuck::pod_read_unaligned(bytemuck::cast_slice(&v[at..at + LANES]))
-}
-
-/// Stores `value` to `v[at..at + LANES]`.
-#[inline(always)]
-fn store_at(v: &mut [f64], at: usize, value: F64s) {
-    let out: &mut [u8] = bytemuck::cast_slice_mut(&mut v[at..at + LANES]);
-    out.copy_from_slice(bytemuck::bytes_of(&value));
-}
-
-/// Log-densities of every row of the tile for component `c`, into `lt[c]`.
-#[inline(always)]
-fn tile_log_density<D: Dim>(dim: D, g: &Gaussians, c: usize, tile: &mut Tile, out: &mut [f64]) {
-    if !D::FIXED {
-        return tile_log_density_blocked(dim.get(), g, c, tile, out);
-    }
-    let d = dim.get();
-    let mu = g.mean(c);
-    let w = g.w(c);
-    let konst = F64s::splat(g.consts[c]);
-    let half = F64s::splat(0.5);
-    let mut xs = dim.vecs();
-    let xs = xs.as_mut();
-    for grp in 0..tile.groups() {
-        tile.x(dim, grp, xs);
-        for j in 0..d {
-            xs[j] -= F64s::splat(mu[j]);
-        }
-        let mut maha = F64s::splat(0.0);
-        match g.factor {
-            Factor::Triangular => {
-                for i in 0..d {
-                    let row = &w[i * d..i * d + i + 1];
-                    let mut y = F64s::splat(0.0);
-                    for j in 0..=i {
-                        y = xs[j].mul_add(F64s::splat(row[j]), y);
-                    }
-                    maha = y.mul_add(y, maha);
-                }
-            }
-            Factor::Diagonal => {
-                for j in 0..d {
-                    let y = xs[j] * F64s::splat(w[j]);
-                    maha = y.mul_add(y, maha);
-                }
-            }
-        }
-        store_at(out, grp * LANES, maha.mul_neg_add(half, konst));
-    }
+    // A panic in `f` drops the tile instead; the next block allocates anew.
+    SPARE.set(Some(tile));
 }
 
 /// Writes `x − μₖ` of every group of the tile into `tile.dt`.
 fn tile_diffs(d: usize, mu: &[f64], tile: &mut Tile) {
+    let groups = tile.groups();
     for j in 0..d {
         let m = F64s::splat(mu[j]);
-        for grp in 0..tile.groups() {
-            let at = j * TILE + grp * LANES;
-            store_at(&mut tile.dt, at, load_at(&tile.xt, at) - m);
+        let dt = &mut tile.dt[j * G..j * G + groups];
+        for (o, &x) in dt.iter_mut().zip(part(&tile.xt, j, groups)) {
+            *o = x - m;
         }
     }
 }
 
-/// [`tile_log_density`] for large `d`: the differences of the whole tile
+/// [`Dim::log_density`] for large `d`: the differences of the whole tile
 /// first, then `y = W·(x − μ)` four groups at a time, so each broadcast
-/// factor entry feeds four multiply-adds. Every lane sees the same
-/// operations in the same order as the fixed-`d` loop, so the bits agree.
-fn tile_log_density_blocked(d: usize, g: &Gaussians, c: usize, tile: &mut Tile, out: &mut [f64]) {
+/// factor entry feeds four multiply-adds.
+fn tile_log_density_blocked(d: usize, g: &Gaussians, c: usize, tile: &mut Tile, out: &mut [F64s]) {
     const B: usize = 4;
     tile_diffs(d, g.mean(c), tile);
-    let w = g.w(c);
+    let w = g.scaled_w(c);
     let konst = F64s::splat(g.consts[c]);
-    let half = F64s::splat(0.5);
     let groups = tile.groups();
     let dt = &tile.dt;
     for first in (0..groups).step_by(B) {
         let nb = B.min(groups - first);
-        let mut maha = [F64s::splat(0.0); B];
+        let mut l = [konst; B];
         match g.factor {
             Factor::Triangular => {
                 for i in 0..d {
                     let mut y = [F64s::splat(0.0); B];
                     for j in 0..=i {
                         let wij = F64s::splat(w[i * d + j]);
-                        for b in 0..nb {
-                            y[b] = load_at(dt, j * TILE + (first + b) * LANES).mul_add(wij, y[b]);
+                        for (y, &x) in y.iter_mut().zip(&dt[j * G + first..j * G + first + nb]) {
+                            *y = x.mul_add(wij, *y);
                         }
                     }
                     for b in 0..nb {
-                        maha[b] = y[b].mul_add(y[b], maha[b]);
+                        l[b] = y[b].mul_neg_add(y[b], l[b]);
                     }
                 }
             }
             Factor::Diagonal => {
                 for j in 0..d {
                     let wj = F64s::splat(w[j]);
-                    for b in 0..nb {
-                        let y = load_at(dt, j * TILE + (first + b) * LANES) * wj;
-                        maha[b] = y.mul_add(y, maha[b]);
+                    for (l, &x) in l.iter_mut().zip(&dt[j * G + first..j * G + first + nb]) {
+                        let y = x * wj;
+                        *l = y.mul_neg_add(y, *l);
                     }
                 }
             }
         }
-        for b in 0..nb {
-            store_at(out, (first + b) * LANES, maha[b].mul_neg_add(half, konst));
-        }
+        out[first..first + nb].copy_from_slice(&l[..nb]);
     }
 }
 
-/// Turns the tile's log-densities into responsibilities (in place) and
-/// per-row log-likelihoods, by log-sum-exp. Padding lanes get
-/// responsibility 0 and log-likelihood 0.
+/// The tile's log-sum-exp, row by row: `lt[c]` becomes `eₖ = exp(lₖ − m)`
+/// with `m = maxₖ lₖ`, and `top`, `sum`, `inv` get `m`, `s = Σₖ eₖ` and
+/// `1/s`. The responsibilities are `eₖ·(1/s)` and the row's log-likelihood
+/// is `m + ln s`. Padding lanes get `m = 0`, `s = 1` and `1/s = 0`, so they
+/// add nothing to any sum over rows.
 #[inline(always)]
-fn tile_normalize(k: usize, tile: &mut Tile) {
+fn tile_softmax(k: usize, tile: &mut Tile) {
+    // With k a constant the row's k values, its maximum and its sum stay in
+    // registers; any other k takes one pass per step over the tile.
+    match k {
+        1 => softmax_fixed::<1>(tile),
+        2 => softmax_fixed::<2>(tile),
+        3 => softmax_fixed::<3>(tile),
+        4 => softmax_fixed::<4>(tile),
+        5 => softmax_fixed::<5>(tile),
+        6 => softmax_fixed::<6>(tile),
+        7 => softmax_fixed::<7>(tile),
+        8 => softmax_fixed::<8>(tile),
+        _ => softmax_any(k, tile),
+    }
+    // Padding lanes (only ever in the last group).
+    let (groups, rows) = (tile.groups(), tile.rows);
+    let last = rows / LANES;
+    if last < groups {
+        let lane = F64s::new(core::array::from_fn(|i| i as f64));
+        let valid = lane.simd_lt(F64s::splat((rows - last * LANES) as f64));
+        tile.top[last] &= valid;
+        tile.sum[last] = valid.bitselect(tile.sum[last], F64s::splat(1.0));
+        tile.inv[last] &= valid;
+    }
+}
+
+/// [`tile_softmax`] for `K` components, group by group. The same operations
+/// in the same order as [`softmax_any`], so the bits agree.
+#[inline(always)]
+fn softmax_fixed<const K: usize>(tile: &mut Tile) {
     let groups = tile.groups();
-    for grp in 0..groups {
-        let at = grp * LANES;
-        let mut m = load_at(&tile.lt, at);
-        for c in 1..k {
-            m = m.max(load_at(&tile.lt, c * TILE + at));
+    let Tile { lt, top, sum, inv, .. } = tile;
+    let (rows, _) = lt.as_chunks_mut::<G>();
+    let rows = &mut rows[..K];
+    for grp in 0..groups.min(G) {
+        let mut l = [F64s::splat(0.0); K];
+        for c in 0..K {
+            l[c] = rows[c][grp];
+        }
+        let mut m = l[0];
+        for c in 1..K {
+            m = m.fast_max(l[c]);
         }
         let mut s = F64s::splat(0.0);
-        for c in 0..k {
-            let e = exp_nonpositive(load_at(&tile.lt, c * TILE + at) - m);
-            store_at(&mut tile.lt, c * TILE + at, e);
-            s += e;
+        for c in 0..K {
+            let e = exp_nonpositive(l[c] - m);
+            rows[c][grp] = e;
+            s = if c == 0 { e } else { s + e };
         }
-        let inv = F64s::splat(1.0) / s;
-        let ll = m + ln_normal(s);
-        for c in 0..k {
-            let e = load_at(&tile.lt, c * TILE + at);
-            store_at(&mut tile.lt, c * TILE + at, e * inv);
-        }
-        store_at(&mut tile.ll, at, ll);
+        top[grp] = m;
+        sum[grp] = s;
+        inv[grp] = F64s::splat(1.0) / s;
     }
-    // Padding lanes of the last group hold a copy of the first row: zero
-    // their responsibilities and log-likelihood so no sum sees them.
-    let (rows, padded) = (tile.rows, groups * LANES);
-    for c in 0..k {
-        tile.lt[c * TILE + rows..c * TILE + padded].fill(0.0);
-    }
-    tile.ll[rows..padded].fill(0.0);
 }
 
-/// Adds the tile's sufficient statistics for component `c` into `stats`.
-#[inline(always)]
-fn tile_stats<D: Dim>(dim: D, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, stats: &mut PassStats) {
-    if !D::FIXED {
-        return tile_stats_blocked(dim.get(), g, moments, c, tile, stats);
-    }
-    let d = dim.get();
-    let mu = g.mean(c);
-    let mut xs = dim.vecs();
-    let xs = xs.as_mut();
-    let mut acc_s = dim.vecs();
-    let acc_s = acc_s.as_mut();
-    let mut acc_q = dim.square();
-    let acc_q = acc_q.as_mut();
-    let mut acc_n = F64s::splat(0.0);
-    for grp in 0..tile.groups() {
-        let r = load_at(&tile.lt, c * TILE + grp * LANES);
-        tile.x(dim, grp, xs);
-        for j in 0..d {
-            xs[j] -= F64s::splat(mu[j]);
-        }
-        acc_n += r;
-        for i in 0..d {
-            let ri = r * xs[i];
-            acc_s[i] += ri;
-            match moments {
-                Moments::Full => {
-                    for j in 0..=i {
-                        acc_q[i * d + j] = ri.mul_add(xs[j], acc_q[i * d + j]);
-                    }
-                }
-                Moments::Diagonal => acc_q[i * d + i] = ri.mul_add(xs[i], acc_q[i * d + i]),
-            }
+/// [`tile_softmax`] for any `k`, one step at a time over the whole tile.
+fn softmax_any(k: usize, tile: &mut Tile) {
+    let groups = tile.groups();
+    let Tile { lt, top, sum, inv, .. } = tile;
+    let (top, sum, inv) = (&mut top[..groups], &mut sum[..groups], &mut inv[..groups]);
+    let lt = &mut lt[..k * G];
+    // NaN-ignoring max: a NaN lₖ still makes its eₖ, s and ln s NaN.
+    top.copy_from_slice(&lt[..groups]);
+    for row in lt.chunks_exact(G).skip(1) {
+        for (m, &l) in top.iter_mut().zip(&row[..groups]) {
+            *m = m.fast_max(l);
         }
     }
-    stats.n[c] += hsum(acc_n);
-    for i in 0..d {
-        stats.s[c * d + i] += hsum(acc_s[i]);
+    let (first, rest) = lt.split_at_mut(G);
+    for ((l, &m), s) in first[..groups].iter_mut().zip(top.iter()).zip(sum.iter_mut()) {
+        *l = exp_nonpositive(*l - m);
+        *s = *l;
     }
-    match moments {
-        Moments::Full => {
-            let base = c * d * (d + 1) / 2;
-            for i in 0..d {
-                for j in 0..=i {
-                    stats.q[base + i * (i + 1) / 2 + j] += hsum(acc_q[i * d + j]);
-                }
-            }
+    for row in rest.chunks_exact_mut(G) {
+        for ((l, &m), s) in row[..groups].iter_mut().zip(top.iter()).zip(sum.iter_mut()) {
+            *l = exp_nonpositive(*l - m);
+            *s += *l;
         }
-        Moments::Diagonal => {
-            for i in 0..d {
-                stats.q[c * d + i] += hsum(acc_q[i * d + i]);
-            }
+    }
+    for (i, &s) in inv.iter_mut().zip(sum.iter()) {
+        *i = F64s::splat(1.0) / s;
+    }
+}
+
+/// Multiplies `lt` by `inv` in place: the responsibilities.
+fn tile_responsibilities(k: usize, tile: &mut Tile) {
+    let groups = tile.groups();
+    for row in tile.lt[..k * G].chunks_exact_mut(G) {
+        for (e, &inv) in row[..groups].iter_mut().zip(&tile.inv[..groups]) {
+            *e *= inv;
         }
     }
 }
 
-/// [`tile_stats`] for large `d`: `x − μ` and `r·(x − μ)` of the whole tile
+/// [`Dim::stats`] for large `d`: `x − μ` and `r·(x − μ)` of the whole tile
 /// first, then each moment summed over the tile's groups in one register,
-/// instead of `d²` accumulators stored and reloaded for every group. Each
-/// accumulator sees the same operations in the same order as the fixed-`d`
-/// loop, so the bits agree.
-fn tile_stats_blocked(d: usize, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, stats: &mut PassStats) {
+/// instead of `d²` accumulators stored and reloaded for every group.
+fn tile_stats_blocked(d: usize, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s]) {
     tile_diffs(d, g.mean(c), tile);
     let groups = tile.groups();
-    let mut acc_n = F64s::splat(0.0);
-    for grp in 0..groups {
-        acc_n += load_at(&tile.lt, c * TILE + grp * LANES);
-    }
-    stats.n[c] += hsum(acc_n);
+    let Tile { lt, inv, dt, rt, .. } = tile;
+    let (e, inv) = (part(lt, c, groups), &inv[..groups]);
+    fold2(&mut acc[0], e.iter().zip(inv), |a, (&e, &inv)| a + e * inv);
     for i in 0..d {
-        let mut acc_s = F64s::splat(0.0);
-        for grp in 0..groups {
-            let r = load_at(&tile.lt, c * TILE + grp * LANES);
-            let ri = r * load_at(&tile.dt, i * TILE + grp * LANES);
-            store_at(&mut tile.rt, i * TILE + grp * LANES, ri);
-            acc_s += ri;
-        }
-        stats.s[c * d + i] += hsum(acc_s);
+        let (x, out) = (part(dt, i, groups), &mut rt[i * G..i * G + groups]);
+        let terms = out.iter_mut().zip(x).zip(e.iter().zip(inv));
+        fold2(&mut acc[1 + i], terms, |a, ((o, &x), (&e, &inv))| {
+            *o = (e * inv) * x;
+            a + *o
+        });
     }
-    let (dt, rt) = (&tile.dt, &tile.rt);
-    let moment = |i: usize, j: usize| {
-        let mut acc = F64s::splat(0.0);
-        for grp in 0..groups {
-            acc = load_at(rt, i * TILE + grp * LANES).mul_add(load_at(dt, j * TILE + grp * LANES), acc);
-        }
-        hsum(acc)
+    let (dt, rt) = (&*dt, &*rt);
+    let moment = |i: usize, j: usize, acc: &mut F64s| {
+        fold2(acc, part(rt, i, groups).iter().zip(part(dt, j, groups)), |a, (&r, &x)| r.mul_add(x, a));
     };
     match moments {
         Moments::Full => {
-            let base = c * d * (d + 1) / 2;
             for i in 0..d {
                 for j in 0..=i {
-                    stats.q[base + i * (i + 1) / 2 + j] += moment(i, j);
+                    moment(i, j, &mut acc[1 + d + i * (i + 1) / 2 + j]);
                 }
             }
         }
         Moments::Diagonal => {
             for i in 0..d {
-                stats.q[c * d + i] += moment(i, i);
+                moment(i, i, &mut acc[1 + d + i]);
             }
         }
     }
 }
 
-fn tile_loglik(tile: &Tile) -> f64 {
-    let mut acc = F64s::splat(0.0);
-    for grp in 0..tile.groups() {
-        acc += load_at(&tile.ll, grp * LANES);
+/// Folds `items` into `acc` two ways, as [`Fixed`]'s statistics loop does:
+/// items 0, 2, 4, … into a partial that starts at `acc`, items 1, 3, … into
+/// one that starts at 0, then `acc` becomes their sum.
+#[inline(always)]
+fn fold2<T>(acc: &mut F64s, items: impl Iterator<Item = T>, mut f: impl FnMut(F64s, T) -> F64s) {
+    let mut parts = [*acc, F64s::splat(0.0)];
+    for (i, item) in items.enumerate() {
+        parts[i % 2] = f(parts[i % 2], item);
     }
-    hsum(acc)
+    *acc = parts[0] + parts[1];
+}
+
+/// Adds the tile's `Σ (m + ln s)` to `sums`, as `Σ m` and `ln Π s` lane by
+/// lane: one `ln` per lane and tile instead of one per row. Each `s` is in
+/// `[1, k]` and a lane holds `G ≤ 32` of them, so the product stays below
+/// `k³²`, finite for every `k < 2³¹`.
+fn tile_loglik(tile: &Tile, sums: &mut Sums) {
+    let groups = tile.groups();
+    let mut prod = F64s::splat(1.0);
+    for (&m, &s) in tile.top[..groups].iter().zip(&tile.sum[..groups]) {
+        sums.top += m;
+        prod *= s;
+    }
+    sums.ln_sum += ln_normal(prod);
 }
 
 /// Statistics of `rows` of `x`, tile by tile, in order: the map of a block.
@@ -891,21 +1059,21 @@ fn block_stats<D: Dim>(
     mut densities: impl FnMut(&mut Tile, Range<usize>),
 ) -> PassStats {
     let (k, d) = (g.k, dim.get());
-    let mut stats = PassStats::zeros(k, d, moments.per_component(d));
+    let mut sums = Sums::new(k, d, moments);
     tiles(dim, k, x, rows, |tile, r| {
         densities(tile, r);
-        finish_tile(dim, g, moments, tile, &mut stats);
+        finish_tile(dim, g, moments, tile, &mut sums);
     });
-    stats
+    sums.finish(k, d)
 }
 
-/// Normalizes a tile whose log-densities are in place and adds its statistics.
+/// Normalizes a tile whose log-densities are in place and adds its sums.
 #[inline(always)]
-fn finish_tile<D: Dim>(dim: D, g: &Gaussians, moments: Moments, tile: &mut Tile, stats: &mut PassStats) {
-    tile_normalize(g.k, tile);
-    stats.loglik += tile_loglik(tile);
+fn finish_tile<D: Dim>(dim: D, g: &Gaussians, moments: Moments, tile: &mut Tile, sums: &mut Sums) {
+    tile_softmax(g.k, tile);
+    tile_loglik(tile, sums);
     for c in 0..g.k {
-        tile_stats(dim, g, moments, c, tile, stats);
+        dim.stats(g, moments, c, tile, sums.component(c));
     }
 }
 
@@ -955,8 +1123,9 @@ pub(crate) fn pass<E: Executor + ?Sized>(
             let copy = |tile: &mut Tile, r: Range<usize>| {
                 for c in 0..k {
                     let t = r.len();
-                    tile.lt[c * TILE..c * TILE + t].copy_from_slice(&dens[c * n + r.start..c * n + r.end]);
-                    tile.lt[c * TILE + t..(c + 1) * TILE].fill(0.0);
+                    let lt: &mut [f64] = bytemuck::cast_slice_mut(&mut tile.lt[c * G..(c + 1) * G]);
+                    lt[..t].copy_from_slice(&dens[c * n + r.start..c * n + r.end]);
+                    lt[t..].fill(0.0);
                 }
             };
             with_dim!(d, |dim| map_reduce(
@@ -981,11 +1150,12 @@ fn model_parallel_densities<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[
     }
     for_each_chunk_mut(exec, &mut dens, n, |components, out| {
         with_dim!(d, |dim| {
-            let mut scratch = vec![0.0; TILE];
+            let mut scratch = vec![F64s::splat(0.0); G];
             for (c, row) in components.zip(out.chunks_exact_mut(n)) {
                 tiles(dim, 1, x, 0..n, |tile, r| {
-                    tile_log_density(dim, g, c, tile, &mut scratch);
-                    row[r.clone()].copy_from_slice(&scratch[..r.len()]);
+                    dim.log_density(g, c, tile, &mut scratch);
+                    let values: &[f64] = bytemuck::cast_slice(&scratch);
+                    row[r.clone()].copy_from_slice(&values[..r.len()]);
                 });
             }
         })
@@ -1025,24 +1195,36 @@ pub(crate) fn per_row<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64], 
             let first = rows.start;
             tiles(dim, k, x, rows, |tile, r| {
                 tile.densities(dim, g);
-                if what != RowOutput::LogDensities {
-                    tile_normalize(k, tile);
+                match what {
+                    RowOutput::LogDensities => {}
+                    RowOutput::LogLikelihood => {
+                        tile_softmax(k, tile);
+                        let groups = tile.groups();
+                        for (s, &m) in tile.sum[..groups].iter_mut().zip(&tile.top[..groups]) {
+                            *s = m + ln_normal(*s);
+                        }
+                    }
+                    RowOutput::Responsibilities | RowOutput::Label => {
+                        tile_softmax(k, tile);
+                        tile_responsibilities(k, tile);
+                    }
                 }
                 let base = (r.start - first) * width;
+                let (lt, ll) = (tile.lt_values(), bytemuck::cast_slice::<F64s, f64>(&tile.sum));
                 for i in 0..r.len() {
                     let o = &mut out[base + i * width..base + (i + 1) * width];
                     match what {
                         RowOutput::LogDensities | RowOutput::Responsibilities => {
                             for (c, v) in o.iter_mut().enumerate() {
-                                *v = tile.lt[c * TILE + i];
+                                *v = lt[c * TILE + i];
                             }
                         }
-                        RowOutput::LogLikelihood => o[0] = tile.ll[i],
+                        RowOutput::LogLikelihood => o[0] = ll[i],
                         RowOutput::Label => {
                             // First maximum, as NumPy's argmax.
                             let mut best = 0;
                             for c in 1..k {
-                                if tile.lt[c * TILE + i] > tile.lt[best * TILE + i] {
+                                if lt[c * TILE + i] > lt[best * TILE + i] {
                                     best = c;
                                 }
                             }
@@ -1104,5 +1286,78 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A tile whose first `rows` rows hold `k` log-densities each, spread
+    /// widely (so some exps underflow), with a NaN in row 5 if `nan`.
+    fn tile_of(k: usize, rows: usize, nan: bool) -> Tile {
+        let mut tile = Tile::new(k, 1);
+        tile.rows = rows;
+        let lt: &mut [f64] = bytemuck::cast_slice_mut(&mut tile.lt);
+        for (i, v) in lt.iter_mut().enumerate() {
+            *v = -(((i * 7919) % 1013) as f64) * 0.9 + 3.0;
+        }
+        if nan {
+            lt[TILE + 5] = f64::NAN;
+        }
+        tile
+    }
+
+    /// The per-`k` softmax and the any-`k` one promise the same bits, and a
+    /// NaN stays in its own row.
+    #[test]
+    fn softmax_for_each_fixed_k_agrees_with_any_k_to_the_bit() {
+        let bits = |v: &[F64s]| bytemuck::cast_slice::<F64s, u64>(v).to_vec();
+        for k in 1..=8 {
+            for rows in [TILE, 61, 8, 1] {
+                let nan = k > 1 && rows > 5;
+                let mut fixed = tile_of(k, rows, nan);
+                let mut any = tile_of(k, rows, nan);
+                tile_softmax(k, &mut fixed);
+                softmax_any(k, &mut any);
+                let groups = any.groups();
+                let last = rows / LANES;
+                if last < groups {
+                    // tile_softmax also masks the padding lanes; do the same here.
+                    let valid = F64s::new(core::array::from_fn(|i| i as f64))
+                        .simd_lt(F64s::splat((rows - last * LANES) as f64));
+                    any.top[last] &= valid;
+                    any.sum[last] = valid.bitselect(any.sum[last], F64s::splat(1.0));
+                    any.inv[last] &= valid;
+                }
+                assert_eq!(bits(&fixed.lt[..k * G]), bits(&any.lt[..k * G]), "k={k} rows={rows}");
+                for (a, b) in [(&fixed.top, &any.top), (&fixed.sum, &any.sum), (&fixed.inv, &any.inv)] {
+                    assert_eq!(bits(&a[..groups]), bits(&b[..groups]), "k={k} rows={rows}");
+                }
+                let sum: &[f64] = bytemuck::cast_slice(&fixed.sum);
+                for (i, s) in sum[..rows].iter().enumerate() {
+                    assert_eq!(s.is_nan(), nan && i == 5, "row {i}, k={k} rows={rows}");
+                    assert!(s.is_nan() || (1.0..=k as f64).contains(s), "s = {s}");
+                }
+                let inv: &[f64] = bytemuck::cast_slice(&fixed.inv);
+                assert!(inv[rows..groups * LANES].iter().all(|&v| v == 0.0), "padding lanes get 1/s = 0");
+            }
+        }
+    }
+
+    /// A thread's reused scratch carries nothing from one pass to the next:
+    /// passes of other shapes in between leave the result's bits alone.
+    #[test]
+    fn reused_scratch_does_not_change_a_pass() {
+        let n = if cfg!(miri) { 21 } else { 3 * TILE + 5 };
+        let g = |k: usize, d: usize| {
+            let means: Vec<f64> = (0..k * d).map(|i| (i as f64 * 0.37).cos()).collect();
+            Gaussians::new(d, Factor::Diagonal, means, vec![1.3; k * d], &vec![-0.5; k]).unwrap()
+        };
+        let x = |d: usize| (0..n * d).map(|i| ((i * 31) % 17) as f64 * 0.25 - 2.0).collect::<Vec<f64>>();
+        let run = |k: usize, d: usize| {
+            let s = pass(&crate::Sequential, &g(k, d), Moments::Full, Parallelism::Data, &x(d));
+            s.n.iter().chain(&s.s).chain(&s.q).chain([&s.loglik]).map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        let first = run(3, 2);
+        for (k, d) in [(5, 2), (3, 7), (1, 2), (3, 3)] {
+            run(k, d);
+        }
+        assert_eq!(run(3, 2), first);
     }
 }
