@@ -261,6 +261,20 @@ fn exp_reduced(x: F64s) -> F64s {
     let scale: F64s = bytemuck::cast((bits + U64s::splat(1023)) << 52);
     scale.mul_add(q, scale)
 }
+/// `x = 2ᵉ·m` lane by lane for positive normal `x`: the exponent `e` (an
+/// integer, as f64) and the mantissa `m ∈ [1, 2)`, exactly. Other inputs
+/// give unspecified values (but never UB).
+#[inline(always)]
+pub fn split_exponent(x: F64s) -> (F64s, F64s) {
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    let bits: U64s = bytemuck::cast(x);
+    // The biased exponent as a float: its bits ORed into 2⁵²'s mantissa.
+    let biased: F64s = bytemuck::cast((bits >> 52) | U64s::splat(TWO52.to_bits()));
+    let e = biased - F64s::splat(TWO52 + 1023.0);
+    let m: F64s = bytemuck::cast((bits & U64s::splat(0x000F_FFFF_FFFF_FFFF)) | U64s::splat(1.0f64.to_bits()));
+    (e, m)
+}
+
 /// `ln x` lane by lane for positive normal `x`, the range of a log-sum-exp's
 /// sum (which is at least 1).
 ///
@@ -270,12 +284,7 @@ fn exp_reduced(x: F64s) -> F64s {
 /// subnormal inputs give unspecified values (but never UB).
 #[inline(always)]
 pub fn ln_normal(x: F64s) -> F64s {
-    const TWO52: f64 = 4_503_599_627_370_496.0;
-    let bits: U64s = bytemuck::cast(x);
-    // The biased exponent as a float: its bits ORed into 2⁵²'s mantissa.
-    let biased: F64s = bytemuck::cast((bits >> 52) | U64s::splat(TWO52.to_bits()));
-    let e = biased - F64s::splat(TWO52 + 1023.0);
-    let m: F64s = bytemuck::cast((bits & U64s::splat(0x000F_FFFF_FFFF_FFFF)) | U64s::splat(1.0f64.to_bits()));
+    let (e, m) = split_exponent(x);
     let big = m.simd_gt(F64s::splat(std::f64::consts::SQRT_2));
     let m = (big & (m * F64s::splat(0.5))) | (!big & m);
     let e = e + (big & F64s::splat(1.0));

@@ -747,6 +747,16 @@ fn bad_input_is_an_error_never_a_panic() {
     assert_eq!(m.score_samples_with(&Sequential, &bad).unwrap_err(), Error::NonFinite { row: 2, column: 1 });
     assert!(m.score_with(&Sequential, &[]).is_err());
     assert!(GaussianMixtureModel::from_stats(&m.summarize(&Sequential, &x).unwrap(), -1.0).is_err());
+    // A pass finds bad data through its non-finite likelihood, wherever in a
+    // tile or block the bad row sits.
+    let many: Vec<f64> = x.iter().copied().cycle().take(2 * 5003).collect();
+    for (at, v) in [(1_401, f64::NAN), (9_999, f64::INFINITY), (4_096, f64::NEG_INFINITY)] {
+        let mut b = many.clone();
+        b[at] = v;
+        let want = Error::NonFinite { row: at / 2, column: at % 2 };
+        assert_eq!(m.summarize(&Sequential, &b).unwrap_err(), want);
+        assert_eq!(m.step(&Pool::new(2).unwrap(), &b, Parallelism::Data, 1e-6).unwrap_err(), want);
+    }
     // tol = 0 runs every iteration; max_iter = 0 returns the initialization.
     let m = GaussianMixture::new(2).tol(0.0).max_iter(7).fit_with(&Sequential, &x, 2).unwrap();
     assert_eq!((m.n_iter(), m.converged(), m.lower_bounds().len()), (7, false, 7));
