@@ -27,11 +27,17 @@
 //! multiply-adds per row (`d` for diagonal covariances) and the squared
 //! Mahalanobis distance is `‖y‖²`. Dimensions 1 to 4 are compiled with the
 //! dimension as a constant, so the per-row state lives in registers; larger
-//! `d` runs the same code with the dimension as a value.
+//! `d` runs loops that take four groups of rows (or four moments) at a time.
+//! Both do the same operations in the same order for every lane, so their
+//! results agree to the bit (a unit test holds them to it).
 //!
 //! Responsibilities come from a log-sum-exp: `rₖ = exp(lₖ − m) / Σⱼ exp(lⱼ − m)`
 //! with `m = maxₖ lₖ`, so a point whose densities all underflow still gets
 //! responsibilities that sum to 1 (the seed's `exp` then divide gives 0/0).
+//! The `exp` is nogil's own [`exp_nonpositive`] (within 1 ulp in its test);
+//! for `k ≤ 8` the log-sum-exp is compiled per `k`. The log-likelihood takes
+//! one `ln` per block: each tile's product of row sums `s ∈ [1, k]` is kept
+//! as a power of two and a mantissa.
 //!
 //! Every per-row value is computed by the same operations whichever tile or
 //! thread holds the row, and every sum over rows runs in a fixed order inside

@@ -68,7 +68,7 @@ pub unsafe fn summarize_raw(x: *const f64, n: usize) -> Summary {
 
 /// The sum of `x` on this thread, with SIMD: four vector accumulators over
 /// `4·LANES`-value steps, combined `(a0 + a1) + (a2 + a3)`, lanes summed by
-/// [`hsum`], then the tail (fewer than `4·LANES` values) added left to right.
+/// [`hsum`](crate::simd::hsum), then the tail (fewer than `4·LANES` values) added left to right.
 pub fn sum_simd(x: &[f64]) -> f64 {
     fold4(x, |a, v| a + v, |s, v| s + v)
 }
