@@ -159,49 +159,51 @@ const EXP_LIMIT: f64 = -708.39;
 /// 1.5·2⁵²: adding it rounds to an integer held in the low mantissa bits.
 const SHIFTER: f64 = 6_755_399_441_055_744.0;
 
-/// `2ʲᐟ¹⁶` for `j = 0..16`, each rounded to nearest (checked by a test).
+/// `2ʲᐟ¹⁶` for `j = 0..16`, each rounded to nearest (checked by a test), as
+/// the two vectors the permute reads.
 #[cfg(all(nogil_lanes = "8", target_arch = "x86_64"))]
-const EXP2_SIXTEENTHS: [u64; 16] = [
-    0x3FF0_0000_0000_0000,
-    0x3FF0_B558_6CF9_890F,
-    0x3FF1_72B8_3C7D_517B,
-    0x3FF2_387A_6E75_6238,
-    0x3FF3_06FE_0A31_B715,
-    0x3FF3_DEA6_4C12_3422,
-    0x3FF4_BFDA_D536_2A27,
-    0x3FF5_AB07_DD48_5429,
-    0x3FF6_A09E_667F_3BCD,
-    0x3FF7_A114_73EB_0187,
-    0x3FF8_ACE5_422A_A0DB,
-    0x3FF9_C491_82A3_F090,
-    0x3FFA_E89F_995A_D3AD,
-    0x3FFC_199B_DD85_529C,
-    0x3FFD_5818_DCFB_A487,
-    0x3FFE_A4AF_A2A4_90DA,
+const EXP2_TABLE: [[f64; 8]; 2] = [
+    [
+        f64::from_bits(0x3FF0_0000_0000_0000),
+        f64::from_bits(0x3FF0_B558_6CF9_890F),
+        f64::from_bits(0x3FF1_72B8_3C7D_517B),
+        f64::from_bits(0x3FF2_387A_6E75_6238),
+        f64::from_bits(0x3FF3_06FE_0A31_B715),
+        f64::from_bits(0x3FF3_DEA6_4C12_3422),
+        f64::from_bits(0x3FF4_BFDA_D536_2A27),
+        f64::from_bits(0x3FF5_AB07_DD48_5429),
+    ],
+    [
+        f64::from_bits(0x3FF6_A09E_667F_3BCD),
+        f64::from_bits(0x3FF7_A114_73EB_0187),
+        f64::from_bits(0x3FF8_ACE5_422A_A0DB),
+        f64::from_bits(0x3FF9_C491_82A3_F090),
+        f64::from_bits(0x3FFA_E89F_995A_D3AD),
+        f64::from_bits(0x3FFC_199B_DD85_529C),
+        f64::from_bits(0x3FFD_5818_DCFB_A487),
+        f64::from_bits(0x3FFE_A4AF_A2A4_90DA),
+    ],
 ];
 
-/// [`EXP2_SIXTEENTHS`] as two vectors' worth of f64, built at compile time.
-#[cfg(all(nogil_lanes = "8", target_arch = "x86_64"))]
-const EXP2_TABLE: [[f64; 8]; 2] = {
-    let mut t = [[0.0; 8]; 2];
-    let mut j = 0;
-    while j < 16 {
-        t[j / 8][j % 8] = f64::from_bits(EXP2_SIXTEENTHS[j]);
-        j += 1;
-    }
-    t
-};
+/// Cody–Waite range reduction in steps of `ln 2 / steps`: `t` holds
+/// `n = round(x·steps/ln 2)` in its low mantissa bits (added to
+/// [`SHIFTER`]), and `r = x − n·ln 2/steps`, with `ln 2` split as fdlibm
+/// does. `steps` is a power of two, so `LN2_HI/steps` keeps `LN2_HI`'s
+/// trailing zeros and `n·LN2_HI/steps` is exact for `|n| < 2²¹`.
+#[inline(always)]
+fn reduce(x: F64s, steps: f64) -> (F64s, F64s) {
+    let t = x.mul_add(F64s::splat(steps * std::f64::consts::LOG2_E), F64s::splat(SHIFTER));
+    let n = t - F64s::splat(SHIFTER);
+    let r = n.mul_neg_add(F64s::splat(LN2_HI / steps), x);
+    (t, n.mul_neg_add(F64s::splat(LN2_LO / steps), r))
+}
 
 /// [`exp_nonpositive`] before the mask, 8 lanes: for `x ≥ −708.39`.
 #[cfg(all(nogil_lanes = "8", target_arch = "x86_64"))]
 #[inline(always)]
 fn exp_reduced(x: F64s) -> F64s {
-    // n = round(16·x/ln 2) = 16·e + j; LN2_HI/16 keeps LN2_HI's trailing
-    // zeros, so n·LN2_HI/16 is exact for |n| < 2²¹.
-    let t = x.mul_add(F64s::splat(16.0 * std::f64::consts::LOG2_E), F64s::splat(SHIFTER));
-    let n = t - F64s::splat(SHIFTER);
-    let r = n.mul_neg_add(F64s::splat(LN2_HI / 16.0), x);
-    let r = n.mul_neg_add(F64s::splat(LN2_LO / 16.0), r);
+    // n = round(16·x/ln 2) = 16·e + j.
+    let (t, r) = reduce(x, 16.0);
     // eʳ − 1 = r + r²·P(r), P of degree 4 fitted by the Remez algorithm to
     // (eʳ − 1 − r)/r² on |r| ≤ 1.0005·ln2/32 for the least error of the
     // whole (at most 1.2·10⁻¹⁷, a tenth of an ulp of eʳ), by Estrin's scheme.
@@ -233,11 +235,8 @@ fn exp_reduced(x: F64s) -> F64s {
 #[cfg(not(all(nogil_lanes = "8", target_arch = "x86_64")))]
 #[inline(always)]
 fn exp_reduced(x: F64s) -> F64s {
-    // n = round(x/ln 2), r = x − n·ln 2 with ln 2 split as fdlibm does.
-    let t = x.mul_add(F64s::splat(std::f64::consts::LOG2_E), F64s::splat(SHIFTER));
-    let n = t - F64s::splat(SHIFTER);
-    let r = n.mul_neg_add(F64s::splat(LN2_HI), x);
-    let r = n.mul_neg_add(F64s::splat(LN2_LO), r);
+    // n = round(x/ln 2).
+    let (t, r) = reduce(x, 1.0);
     // eʳ − 1 = r + r²·Σ rⁱ/(i+2)!, i = 0..=11 (truncation below 2⁻⁵⁸ for
     // |r| ≤ ln2/2), by Estrin's scheme: chain depth 5 instead of 12.
     let c = |i: u64| F64s::splat(1.0 / (1..=i).product::<u64>() as f64);
@@ -261,6 +260,7 @@ fn exp_reduced(x: F64s) -> F64s {
     let scale: F64s = bytemuck::cast((bits + U64s::splat(1023)) << 52);
     scale.mul_add(q, scale)
 }
+
 /// `x = 2ᵉ·m` lane by lane for positive normal `x`: the exponent `e` (an
 /// integer, as f64) and the mantissa `m ∈ [1, 2)`, exactly. Other inputs
 /// give unspecified values (but never UB).
@@ -494,10 +494,8 @@ mod tests {
     #[cfg(all(nogil_lanes = "8", target_arch = "x86_64"))]
     #[test]
     fn the_exp_table_holds_the_sixteenths_of_an_octave() {
-        for (j, &bits) in EXP2_SIXTEENTHS.iter().enumerate() {
-            let want = (j as f64 / 16.0).exp2();
-            assert!(ulps(f64::from_bits(bits), want) <= 1, "2^({j}/16)");
-            assert_eq!(EXP2_TABLE[j / 8][j % 8].to_bits(), bits);
+        for (j, &v) in EXP2_TABLE.as_flattened().iter().enumerate() {
+            assert!(ulps(v, (j as f64 / 16.0).exp2()) <= 1, "2^({j}/16)");
         }
     }
 }
