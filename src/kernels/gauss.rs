@@ -501,13 +501,7 @@ trait Dim: Copy + Send + Sync {
     /// `xt[j·G + i / LANES]`.
     #[inline(always)]
     fn transpose(self, src: &[f64], xt: &mut [F64s]) {
-        let d = self.get();
-        let xt: &mut [f64] = bytemuck::cast_slice_mut(xt);
-        for (i, row) in src.chunks_exact(d).enumerate() {
-            for j in 0..d {
-                xt[j * TILE + i] = row[j];
-            }
-        }
+        transpose_rows(self.get(), src, xt, 0);
     }
 
     /// Component `c`'s log-densities of the tile's rows, into `out` (one
@@ -517,6 +511,18 @@ trait Dim: Copy + Send + Sync {
     /// Adds component `c`'s statistics of the tile to its sums `acc` (see
     /// [`Sums`]).
     fn stats(self, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s]);
+}
+
+/// Writes the rows of `src` (row-major, `d` columns) into the tile's
+/// columns `xt` as rows `first`, `first + 1`, …, one value at a time.
+#[inline(always)]
+fn transpose_rows(d: usize, src: &[f64], xt: &mut [F64s], first: usize) {
+    let xt: &mut [f64] = bytemuck::cast_slice_mut(xt);
+    for (i, row) in src.chunks_exact(d).enumerate() {
+        for j in 0..d {
+            xt[j * TILE + first + i] = row[j];
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -564,13 +570,7 @@ impl<const D: usize> Dim for Fixed<D> {
                 xt[j * G + grp] = cols[j];
             }
         }
-        let first = groups.len() * LANES;
-        let xt: &mut [f64] = bytemuck::cast_slice_mut(xt);
-        for (i, row) in rest.iter().enumerate() {
-            for j in 0..D {
-                xt[j * TILE + first + i] = row[j];
-            }
-        }
+        transpose_rows(D, rest.as_flattened(), xt, groups.len() * LANES);
     }
 
     #[inline(always)]
