@@ -3,12 +3,14 @@
 //! visits every index once.
 #![no_main]
 
-use std::sync::OnceLock;
+mod common;
+
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use common::pool;
 use libfuzzer_sys::fuzz_target;
 use nogil::sched::chunks::{claim_sequence, guided_chunk_len, static_block};
-use nogil::{Executor, Pool, Schedule};
+use nogil::{Executor, Schedule};
 
 fn word(data: &[u8], at: usize) -> usize {
     let mut b = [0u8; 8];
@@ -16,11 +18,6 @@ fn word(data: &[u8], at: usize) -> usize {
         *x = data.get(at + i).copied().unwrap_or(0);
     }
     u64::from_le_bytes(b) as usize
-}
-
-fn pool() -> &'static Pool {
-    static POOL: OnceLock<Pool> = OnceLock::new();
-    POOL.get_or_init(|| Pool::builder().threads(3).spin(std::time::Duration::ZERO).build().unwrap())
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -3,6 +3,9 @@
 //! a hang, or a NaN inside an `Ok`.
 #![no_main]
 
+mod common;
+
+use common::f64s;
 use libfuzzer_sys::fuzz_target;
 use nogil::Sequential;
 use nogil::gmm::{CovarianceType, GaussianMixture, Init};
@@ -32,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     // Values: whole f64 from the input when the flag is odd (NaN, ±Inf,
     // subnormals, huge), else small integers (ties, duplicates).
     let values: Vec<f64> = if opts[7] % 2 == 1 {
-        rest.chunks_exact(8).take(64 * d).map(bytemuck::pod_read_unaligned::<f64>).collect()
+        f64s(rest, 64 * d)
     } else {
         rest.iter().take(64 * d).map(|&b| f64::from(b % 16)).collect()
     };

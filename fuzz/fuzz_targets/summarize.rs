@@ -4,22 +4,18 @@
 //! result is bit-identical to the sequential one.
 #![no_main]
 
-use std::sync::OnceLock;
+mod common;
 
+use common::{f64s, pool};
 use libfuzzer_sys::fuzz_target;
 use nogil::kernels::summarize::{summarize, summarize_raw, summarize_simd};
-use nogil::{Pool, Sequential};
-
-fn pool() -> &'static Pool {
-    static POOL: OnceLock<Pool> = OnceLock::new();
-    POOL.get_or_init(|| Pool::builder().threads(3).spin(std::time::Duration::ZERO).build().unwrap())
-}
+use nogil::Sequential;
 
 fuzz_target!(|data: &[u8]| {
     // First byte: a start offset 0..8 into an f64 buffer, so slices start at
     // any element; the rest: values.
     let Some((&skip, rest)) = data.split_first() else { return };
-    let values: Vec<f64> = rest.chunks_exact(8).map(bytemuck::pod_read_unaligned::<f64>).collect();
+    let values: Vec<f64> = f64s(rest, usize::MAX);
     let x = &values[(skip as usize % 8).min(values.len())..];
     // SAFETY: x is a live slice of x.len() values.
     let mirror = unsafe { summarize_raw(x.as_ptr(), x.len()) };
