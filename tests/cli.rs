@@ -12,6 +12,18 @@ fn nogil(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nogil")).args(args).output().expect("the nogil binary runs")
 }
 
+/// Runs the program and asserts it succeeded, showing its stderr if not.
+fn nogil_ok(args: &[&str]) -> Output {
+    let o = nogil(args);
+    assert!(o.status.success(), "nogil {args:?}: {}", stderr(&o));
+    o
+}
+
+/// A JSON file the program wrote.
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -82,16 +94,14 @@ fn fixture_matrix() -> Vec<f64> {
 #[test]
 fn report_quick_writes_json_and_svgs() {
     let dir = scratch("report");
-    let o = nogil(&["report", "--quick", "--runs", "1", "--out", s(&dir)]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = nogil_ok(&["report", "--quick", "--runs", "1", "--out", s(&dir)]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     for part in
         ["1. counters", "2. summarize", "3. moving data", "4. pairwise", "5a. Gaussian", "5b. Gaussian", "summary"]
     {
         assert!(stdout.contains(part), "report prints {part:?}");
     }
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let json = read_json(&dir.join("results.json"));
     let rows = json["rows"].as_array().unwrap();
     assert!(rows.len() >= 40, "{} rows", rows.len());
     for r in rows {
@@ -105,10 +115,8 @@ fn report_quick_writes_json_and_svgs() {
     }
     // --only runs one experiment.
     let dir = scratch("report_only");
-    let o = nogil(&["report", "--quick", "--runs", "1", "--only", "pairwise", "--out", s(&dir)]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    nogil_ok(&["report", "--quick", "--runs", "1", "--only", "pairwise", "--out", s(&dir)]);
+    let json = read_json(&dir.join("results.json"));
     assert!(json["rows"].as_array().unwrap().iter().all(|r| r["experiment"].as_str().unwrap().starts_with("pairwise")));
 }
 
@@ -117,7 +125,7 @@ fn fit_predict_score_round_trip() {
     let dir = scratch("roundtrip");
     let model = dir.join("model.json");
     let labels = dir.join("labels.npy");
-    let o = nogil(&[
+    nogil_ok(&[
         "fit",
         "--input",
         &fixture("numpy_f64.npy"),
@@ -132,8 +140,7 @@ fn fit_predict_score_round_trip() {
         "--labels",
         s(&labels),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let json = read_json(&model);
     assert_eq!(json["covariance_type"], "full");
     assert_eq!(json["n_features"], 2);
     assert_eq!(json["nogil_version"], env!("CARGO_PKG_VERSION"));
@@ -147,22 +154,18 @@ fn fit_predict_score_round_trip() {
     // predict on the same rows gives the same labels, from f32 data too.
     let out = dir.join("pred.npy");
     for input in ["numpy_f64.npy", "numpy_f32.npy"] {
-        let o = nogil(&["predict", "--model", s(&model), "--input", &fixture(input), "--out", s(&out)]);
-        assert!(o.status.success(), "{}", stderr(&o));
+        nogil_ok(&["predict", "--model", s(&model), "--input", &fixture(input), "--out", s(&out)]);
         assert_eq!(read_npy_i64(&out), fitted, "{input}");
     }
     let proba = dir.join("proba.npy");
-    let o =
-        nogil(&["predict", "--model", s(&model), "--input", &fixture("numpy_f64.npy"), "--proba", "--out", s(&proba)]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    nogil_ok(&["predict", "--model", s(&model), "--input", &fixture("numpy_f64.npy"), "--proba", "--out", s(&proba)]);
     let (shape, p) = read_npy_f64(&proba);
     assert_eq!(shape, [90, 3]);
     for row in p.chunks_exact(3) {
         assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
     // score prints the mean log-likelihood the library computes for the same model.
-    let o = nogil(&["score", "--model", s(&model), "--input", &fixture("numpy_f64.npy")]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = nogil_ok(&["score", "--model", s(&model), "--input", &fixture("numpy_f64.npy")]);
     let printed: f64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
     let lib = GaussianMixture::new(3).seed(1).fit_with(&nogil::Sequential, &fixture_matrix(), 2).unwrap();
     let want = lib.score_with(&nogil::Sequential, &fixture_matrix()).unwrap();
@@ -176,9 +179,8 @@ fn fit_predict_score_round_trip() {
     }
     std::fs::write(&csv, text).unwrap();
     let model_csv = dir.join("model_csv.json");
-    let o = nogil(&["fit", "--input", s(&csv), "--components", "3", "--seed", "1", "--out", s(&model_csv)]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&model_csv).unwrap()).unwrap();
+    nogil_ok(&["fit", "--input", s(&csv), "--components", "3", "--seed", "1", "--out", s(&model_csv)]);
+    let a = read_json(&model_csv);
     assert_eq!(a["means"], json["means"], "CSV and .npy give the same fit");
 }
 
@@ -194,7 +196,7 @@ fn fit_with_given_parameters_and_one_iteration_is_one_library_em_step() {
     let prec = [1.0, 0.1, 0.1, 2.0, 0.5, 0.0, 0.0, 0.5, 1.5, -0.2, -0.2, 1.0];
     std::fs::write(&precisions, npy(&[3, 2, 2], &prec)).unwrap();
     let model = dir.join("model.json");
-    let o = nogil(&[
+    nogil_ok(&[
         "fit",
         "--input",
         &fixture("numpy_f64.npy"),
@@ -211,8 +213,7 @@ fn fit_with_given_parameters_and_one_iteration_is_one_library_em_step() {
         "--out",
         s(&model),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let json = read_json(&model);
     // The library: the same start, one step.
     let lib = GaussianMixture::new(3)
         .max_iter(1)
@@ -288,8 +289,7 @@ fn written_npy_files_are_numpy_files() {
     let o = nogil(&["fit", "--input", &fixture("numpy_1d.npy"), "--components", "2", "--out", s(&model)]);
     assert!(o.status.success(), "a 1-D array is one feature: {}", stderr(&o));
     let out = dir.join("proba.npy");
-    let o = nogil(&["predict", "--model", s(&model), "--input", &fixture("numpy_1d.npy"), "--proba", "--out", s(&out)]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    nogil_ok(&["predict", "--model", s(&model), "--input", &fixture("numpy_1d.npy"), "--proba", "--out", s(&out)]);
     let (shape, p) = read_npy_f64(&out);
     assert_eq!(shape, [90, 2]);
     assert_eq!(p.len(), 180);
