@@ -66,10 +66,65 @@ pub fn load_columns<const D: usize>(rows: &[[f64; D]; LANES]) -> [F64s; D] {
     core::array::from_fn(|j| F64s::new(core::array::from_fn(|i| rows[i][j])))
 }
 
+/// The lanes already matched by earlier calls of [`Matches::first`]: for
+/// one-hot flags of "the first of equal values".
+#[derive(Clone, Copy)]
+pub struct Matches(
+    #[cfg(all(nogil_lanes = "8", target_arch = "x86_64"))] u8,
+    #[cfg(not(all(nogil_lanes = "8", target_arch = "x86_64")))] F64s,
+);
+
+impl Matches {
+    /// No lane matched yet.
+    #[inline(always)]
+    pub fn none() -> Self {
+        #[cfg(all(nogil_lanes = "8", target_arch = "x86_64"))]
+        return Matches(0);
+        #[cfg(not(all(nogil_lanes = "8", target_arch = "x86_64")))]
+        return Matches(F64s::splat(0.0));
+    }
+
+    /// 1.0 in the lanes where `x == y` that no earlier call matched, 0.0
+    /// elsewhere; those lanes count as matched from now on.
+    #[inline(always)]
+    pub fn first(&mut self, x: F64s, y: F64s) -> F64s {
+        #[cfg(all(nogil_lanes = "8", target_arch = "x86_64"))]
+        {
+            let hit = avx512::equal(x, y);
+            let new = hit & !self.0;
+            self.0 |= hit;
+            avx512::ones_where(new)
+        }
+        #[cfg(not(all(nogil_lanes = "8", target_arch = "x86_64")))]
+        {
+            let hit = x.simd_eq(y);
+            let new = hit & !self.0;
+            self.0 |= hit;
+            new & F64s::splat(1.0)
+        }
+    }
+}
+
 #[cfg(all(nogil_lanes = "8", target_arch = "x86_64"))]
 mod avx512 {
     use super::{F64s, U64s};
     use core::arch::x86_64::{__m512d, _mm512_permutex2var_pd};
+
+    /// Bit `i` set where lane `i` of `x` equals that of `y`.
+    #[inline(always)]
+    pub(super) fn equal(x: F64s, y: F64s) -> u8 {
+        use core::arch::x86_64::{_CMP_EQ_OQ, _mm512_cmp_pd_mask};
+        // SAFETY: as in `permute2`.
+        unsafe { _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(x.into(), y.into()) }
+    }
+
+    /// 1.0 in the lanes whose bit of `m` is set, 0.0 elsewhere.
+    #[inline(always)]
+    pub(super) fn ones_where(m: u8) -> F64s {
+        use core::arch::x86_64::{_mm512_maskz_mov_pd, _mm512_set1_pd};
+        // SAFETY: as in `permute2`.
+        unsafe { _mm512_maskz_mov_pd(m, _mm512_set1_pd(1.0)) }.into()
+    }
 
     /// `a` and `b` as one 16-lane table, read at `idx` (values 0..16).
     #[inline(always)]

@@ -9,25 +9,52 @@
 #![allow(clippy::needless_range_loop)]
 
 use std::num::NonZeroUsize;
+use std::ops::Range;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, seq::index};
 
-use crate::kernels::gauss::{Moments, PassStats};
+use crate::kernels::gauss::{Gaussians, Moments, PassStats, nearest_pass};
 use crate::sched::{DEFAULT_BLOCK, Executor, for_each_chunk_mut, map_reduce};
 
 /// Rows per block of the initialization's reductions.
 const BLOCK: NonZeroUsize = DEFAULT_BLOCK;
 
-/// Squared Euclidean distance.
-#[inline]
-fn dist2(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+/// Squared Euclidean distance between `d`-vectors: `D = d` compiled in,
+/// or `D = 0` for any `d`.
+#[inline(always)]
+fn dist2<const D: usize>(a: &[f64], b: &[f64], d: usize) -> f64 {
+    let d = if D > 0 { D } else { d };
+    let (a, b) = (&a[..d], &b[..d]);
+    let mut s = 0.0;
+    for j in 0..d {
+        s += (a[j] - b[j]) * (a[j] - b[j]);
+    }
+    s
+}
+
+/// `$f::<D>(args)` with `D = d` for `d ≤ 4` (the loops over a row unrolled)
+/// and `D = 0` otherwise.
+macro_rules! by_dim {
+    ($d:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $d {
+            1 => $f::<1>($($arg),*),
+            2 => $f::<2>($($arg),*),
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            _ => $f::<0>($($arg),*),
+        }
+    };
 }
 
 /// k-means++ seeding as scikit-learn does it (greedy: `2 + ⌊ln k⌋` candidates
 /// per centre, sampled by squared distance, the one that lowers the potential
 /// most kept). Returns the indices of the chosen rows.
+///
+/// Two passes per centre: one scores every candidate at once, one lowers
+/// each row's distance to the new centre and sums the distances of each
+/// fixed block; a candidate is then found from the blocks' sums and a scan
+/// of one block, with no running sum over all rows.
 pub(crate) fn kmeans_plusplus<E: Executor + ?Sized>(
     exec: &E,
     x: &[f64],
@@ -40,110 +67,111 @@ pub(crate) fn kmeans_plusplus<E: Executor + ?Sized>(
     let trials = 2 + (k as f64).ln() as usize;
     let first = rng.random_range(0..n);
     let mut chosen = vec![first];
-    let mut closest: Vec<f64> = vec![0.0; n];
-    for_each_chunk_mut(exec, &mut closest, 1, |rows, out| {
-        for (i, o) in rows.zip(out) {
-            *o = dist2(row(i), row(first));
-        }
-    });
-    let mut pot = sum(exec, &closest);
-    let mut cumsum = Vec::with_capacity(n);
+    let mut closest: Vec<f64> = vec![f64::INFINITY; n];
+    let mut sums = lower_closest(exec, x, d, &mut closest, row(first));
+    let mut pot: f64 = sums.iter().sum();
     while chosen.len() < k {
-        cumsum.clear();
-        let mut acc = 0.0;
-        cumsum.extend(closest.iter().map(|v| {
-            acc += v;
-            acc
-        }));
-        let mut best: Option<(f64, usize)> = None;
-        for _ in 0..trials {
-            let target = rng.random::<f64>() * pot;
-            let cand = cumsum.partition_point(|&c| c < target).min(n - 1);
-            let cand_pot = map_reduce(
-                exec,
-                n,
-                BLOCK,
-                |rows| rows.map(|i| closest[i].min(dist2(row(i), row(cand)))).sum::<f64>(),
-                |a, b| a + b,
-            )
-            .unwrap_or(0.0);
-            if best.is_none_or(|(p, _)| cand_pot < p) {
-                best = Some((cand_pot, cand));
-            }
-        }
-        let (best_pot, cand) = best.expect("at least two trials");
-        for_each_chunk_mut(exec, &mut closest, 1, |rows, out| {
-            for (i, o) in rows.zip(out) {
-                *o = o.min(dist2(row(i), row(cand)));
-            }
-        });
-        pot = best_pot;
-        chosen.push(cand);
+        let cands: Vec<usize> =
+            (0..trials).map(|_| sample(&closest, &sums, rng.random::<f64>() * pot).min(n - 1)).collect();
+        let centers: Vec<&[f64]> = cands.iter().map(|&c| row(c)).collect();
+        let pots = map_reduce(exec, n, BLOCK, |rows| by_dim!(d, potentials(x, d, &closest, rows, &centers)), add_vecs)
+            .unwrap_or_default();
+        // The first candidate of least potential.
+        let best = (1..trials).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
+        sums = lower_closest(exec, x, d, &mut closest, row(cands[best]));
+        pot = sums.iter().sum();
+        chosen.push(cands[best]);
     }
     chosen
 }
 
-fn sum<E: Executor + ?Sized>(exec: &E, v: &[f64]) -> f64 {
-    map_reduce(exec, v.len(), BLOCK, |r| v[r].iter().sum::<f64>(), |a, b| a + b).unwrap_or(0.0)
+/// Lowers `closest[i]` to the squared distance from row `i` to `center`,
+/// and returns the sum of `closest` over each block of [`BLOCK`] rows.
+fn lower_closest<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) -> Vec<f64> {
+    let mut blocks: Vec<(&mut [f64], f64)> = closest.chunks_mut(BLOCK.get()).map(|c| (c, 0.0)).collect();
+    for_each_chunk_mut(exec, &mut blocks, 1, |ids, out| {
+        for (b, (part, sum)) in ids.zip(out) {
+            *sum = by_dim!(d, lower_block(&x[b * BLOCK.get() * d..], d, part, center));
+        }
+    });
+    blocks.into_iter().map(|(_, s)| s).collect()
 }
 
-/// The index of the nearest centre (the first of equals).
-fn nearest(x: &[f64], centers: &[f64], d: usize) -> usize {
-    let mut best = (f64::INFINITY, 0);
-    for (c, center) in centers.chunks_exact(d).enumerate() {
-        let v = dist2(x, center);
-        if v < best.0 {
-            best = (v, c);
+/// [`lower_closest`] of one block, whose rows start `x`; returns its sum.
+fn lower_block<const D: usize>(x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) -> f64 {
+    for (o, r) in closest.iter_mut().zip(x.chunks_exact(d)) {
+        *o = o.min(dist2::<D>(r, center, d));
+    }
+    closest.iter().sum()
+}
+
+/// `Σ min(closest, ‖x − c‖²)` over `rows` for each of `centers`.
+fn potentials<const D: usize>(
+    x: &[f64],
+    d: usize,
+    closest: &[f64],
+    rows: Range<usize>,
+    centers: &[&[f64]],
+) -> Vec<f64> {
+    let mut acc = vec![0.0; centers.len()];
+    for (r, &v) in x[rows.start * d..rows.end * d].chunks_exact(d).zip(&closest[rows]) {
+        for (a, c) in acc.iter_mut().zip(centers) {
+            *a += v.min(dist2::<D>(r, c, d));
         }
     }
-    best.1
+    acc
+}
+
+/// The first row whose running sum of `closest` reaches `target`, from the
+/// blocks' `sums` (to find the block) and one block's rows; `closest.len()`
+/// if rounding leaves the total short of `target`.
+fn sample(closest: &[f64], sums: &[f64], target: f64) -> usize {
+    let mut before = 0.0;
+    for (b, &sum) in sums.iter().enumerate() {
+        if before + sum >= target {
+            let mut acc = before;
+            for (i, &v) in closest.iter().enumerate().skip(b * BLOCK.get()) {
+                acc += v;
+                if acc >= target {
+                    return i;
+                }
+            }
+            return closest.len();
+        }
+        before += sum;
+    }
+    closest.len()
 }
 
 /// Lloyd's k-means from the given centres: at most `max_iter` rounds, stopped
 /// when the centres move less than `tol` in total squared distance
-/// (scikit-learn's rule, with `tol = 1e-4 ×` the mean feature variance).
-/// Returns the labels of the final centres. An emptied cluster keeps its
-/// centre.
+/// (scikit-learn's rule, with `tol = 1e-4 ×` the mean feature variance). An
+/// emptied cluster keeps its centre. Returns the statistics (`moments`) of
+/// the assignment to the final centres, shifted by them.
+///
+/// Each round is one [`nearest_pass`]: the distances, the assignment and the
+/// sums `Σ (x − c_old)` of every cluster in one vectorized pass, with no
+/// labels stored.
 pub(crate) fn lloyd<E: Executor + ?Sized>(
     exec: &E,
     x: &[f64],
     d: usize,
     centers: &mut [f64],
     max_iter: usize,
-) -> Vec<usize> {
-    let n = x.len() / d;
+    moments: Moments,
+) -> PassStats {
     let k = centers.len() / d;
     let tol = 1e-4 * mean_variance(exec, x, d);
-    let mut labels = vec![0usize; n];
     for _ in 0..max_iter {
-        assign(exec, x, d, centers, &mut labels);
         // Σ (x − c_old) per cluster, shifted so far-off data keep their digits.
-        let old = centers.to_vec();
-        let sums = map_reduce(
-            exec,
-            n,
-            BLOCK,
-            |rows| {
-                let mut acc = vec![0.0; k * (d + 1)];
-                for i in rows {
-                    let c = labels[i];
-                    acc[c * (d + 1)] += 1.0;
-                    for j in 0..d {
-                        acc[c * (d + 1) + 1 + j] += x[i * d + j] - old[c * d + j];
-                    }
-                }
-                acc
-            },
-            add_vecs,
-        )
-        .unwrap_or_default();
+        let sums = nearest_pass(exec, &Gaussians::centres(d, centers.to_vec()), Moments::Means, x);
         let mut shift = 0.0;
         for c in 0..k {
-            let count = sums[c * (d + 1)];
+            let count = sums.n[c];
             if count > 0.0 {
                 for j in 0..d {
-                    let delta = sums[c * (d + 1) + 1 + j] / count;
-                    centers[c * d + j] = old[c * d + j] + delta;
+                    let delta = sums.s[c * d + j] / count;
+                    centers[c * d + j] += delta;
                     shift += delta * delta;
                 }
             }
@@ -152,16 +180,7 @@ pub(crate) fn lloyd<E: Executor + ?Sized>(
             break;
         }
     }
-    assign(exec, x, d, centers, &mut labels);
-    labels
-}
-
-fn assign<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize, centers: &[f64], labels: &mut [usize]) {
-    for_each_chunk_mut(exec, labels, 1, |rows, out| {
-        for (i, o) in rows.zip(out) {
-            *o = nearest(&x[i * d..(i + 1) * d], centers, d);
-        }
-    });
+    nearest_pass(exec, &Gaussians::centres(d, centers.to_vec()), moments, x)
 }
 
 fn add_vecs(mut a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
@@ -261,6 +280,7 @@ where
                                 }
                             }
                             Moments::Diagonal => st.q[c * per + a] += rc * diff[a] * diff[a],
+                            Moments::Means => {}
                         }
                     }
                 }
@@ -270,4 +290,36 @@ where
         PassStats::add,
     )
     .unwrap_or_else(zeros)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The block search finds the row a running sum over all rows finds
+    /// (values are small integers, so every sum is exact), across block
+    /// boundaries, at zeros and at the ends.
+    #[test]
+    fn sample_finds_the_first_row_whose_running_sum_reaches_the_target() {
+        let n = 3 * BLOCK.get() + 17;
+        let closest: Vec<f64> = (0..n).map(|i| ((i * 7919) % 5) as f64).collect();
+        let sums: Vec<f64> = closest.chunks(BLOCK.get()).map(|c| c.iter().sum()).collect();
+        let mut running = Vec::with_capacity(n);
+        let mut acc = 0.0;
+        for v in &closest {
+            acc += v;
+            running.push(acc);
+        }
+        let total = acc;
+        let mut targets = vec![0.0, 0.5, 1.0, total - 0.5, total, total + 1.0];
+        targets.extend(sums.iter().scan(0.0, |before, s| {
+            *before += s;
+            Some(*before)
+        }));
+        targets.extend((0..200).map(|i| total * i as f64 / 200.0));
+        for t in targets {
+            let want = running.partition_point(|&c| c < t);
+            assert_eq!(sample(&closest, &sums, t), want, "target {t}");
+        }
+    }
 }

@@ -368,11 +368,7 @@ impl GaussianMixture {
         let kmeans = |rng: &mut StdRng| {
             let chosen = init::kmeans_plusplus(exec, x, d, k, rng);
             let mut centers: Vec<f64> = rows_of(&chosen);
-            let labels = init::lloyd(exec, x, d, &mut centers, 300);
-            let st = init::resp_stats(exec, x, d, &centers, mo, |i, r| {
-                r.fill(0.0);
-                r[labels[i]] = 1.0;
-            });
+            let st = init::lloyd(exec, x, d, &mut centers, 300, mo);
             m_step(t, d, &centers, &st, self.reg_covar)
         };
         Ok(match &self.init {

@@ -52,7 +52,7 @@ use std::ops::Range;
 
 use crate::Error;
 use crate::sched::{Executor, for_each_chunk_mut, map_reduce};
-use crate::simd::{F64s, LANES, exp_nonpositive, hsum, ln_normal, load_columns, split_exponent};
+use crate::simd::{F64s, LANES, Matches, exp_nonpositive, hsum, ln_normal, load_columns, split_exponent};
 
 /// `ln(2π)`: the constant the seed meant (its `0.79817986835` is `log₁₀(2π)`).
 pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -321,6 +321,22 @@ impl Gaussians {
         Ok(g)
     }
 
+    /// `k` centres (`k × d`, row-major, finite) as components whose
+    /// log-density is `−‖x − c‖²`: unit factors over `√2` and no constant.
+    /// What [`nearest_pass`] measures distances with.
+    pub(crate) fn centres(d: usize, centres: Vec<f64>) -> Self {
+        let k = centres.len() / d;
+        Gaussians {
+            k,
+            d,
+            factor: Factor::Diagonal,
+            means: centres,
+            factors: vec![std::f64::consts::SQRT_2; k * d],
+            scaled: vec![1.0; k * d],
+            consts: vec![0.0; k],
+        }
+    }
+
     /// Number of components.
     pub fn components(&self) -> usize {
         self.k
@@ -418,6 +434,8 @@ pub(crate) enum Moments {
     Full,
     /// Its diagonal only: diagonal and spherical covariances.
     Diagonal,
+    /// None: the counts and first moments only (the rounds of k-means).
+    Means,
 }
 
 impl Moments {
@@ -425,6 +443,17 @@ impl Moments {
         match self {
             Moments::Full => d * (d + 1) / 2,
             Moments::Diagonal => d,
+            Moments::Means => 0,
+        }
+    }
+
+    /// Whether `q[i][j]` (`j ≤ i`) is accumulated.
+    #[inline(always)]
+    fn has(self, i: usize, j: usize) -> bool {
+        match self {
+            Moments::Full => true,
+            Moments::Diagonal => i == j,
+            Moments::Means => false,
         }
     }
 }
@@ -627,7 +656,7 @@ impl<const D: usize> Dim for Fixed<D> {
         // The packed position of q[i][j] in `acc`.
         let q_at = |i: usize, j: usize| match moments {
             Moments::Full => 1 + D + i * (i + 1) / 2 + j,
-            Moments::Diagonal => 1 + D + i,
+            Moments::Diagonal | Moments::Means => 1 + D + i,
         };
         // Two sets of sums, even groups into the first (which starts from
         // `acc`) and odd groups into the second: each chain of dependent
@@ -637,7 +666,7 @@ impl<const D: usize> Dim for Fixed<D> {
         for i in 0..D {
             sets[0].0[i] = acc[1 + i];
             for j in 0..=i {
-                if moments == Moments::Full || i == j {
+                if moments.has(i, j) {
                     sets[0].1[i][j] = acc[q_at(i, j)];
                 }
             }
@@ -656,6 +685,7 @@ impl<const D: usize> Dim for Fixed<D> {
                         }
                     }
                     Moments::Diagonal => acc_q[i][i] = ri.mul_add(xs[i], acc_q[i][i]),
+                    Moments::Means => {}
                 }
             }
         };
@@ -672,7 +702,7 @@ impl<const D: usize> Dim for Fixed<D> {
         for i in 0..D {
             acc[1 + i] = sets[0].0[i] + sets[1].0[i];
             for j in 0..=i {
-                if moments == Moments::Full || i == j {
+                if moments.has(i, j) {
                     acc[q_at(i, j)] = sets[0].1[i][j] + sets[1].1[i][j];
                 }
             }
@@ -738,31 +768,78 @@ fn part(v: &[F64s], i: usize, groups: usize) -> &[F64s] {
     &v[i * G..i * G + groups]
 }
 
+/// One row of a tile array, `G` vectors: `TILE · 8` bytes = 1 KiB for any
+/// lane count, and aligned to that.
+#[derive(Clone, Copy)]
+#[repr(C, align(1024))]
+struct Row([F64s; G]);
+
+// SAFETY: `Row` is `repr(C)` around one array of a `Pod` type whose size
+// (1024 bytes) is a multiple of its alignment, so it has no padding; any bit
+// pattern is a valid `Row`, and all zeros is too.
+unsafe impl bytemuck::Zeroable for Row {}
+// SAFETY: as above.
+unsafe impl bytemuck::Pod for Row {}
+
+/// A tile array: rows of `G` vectors, each row 1 KiB-aligned, used as one
+/// slice of vectors.
+///
+/// Every array of every tile starts at a multiple of 1 KiB, so the vector
+/// of group `g` of any array lies at the same offset modulo 4 KiB as group
+/// `g` of any other. A store to one array then never shares its address
+/// bits below 4 KiB with a load of a *neighbouring* group of another, which
+/// the CPU would stall as a possible overlap ("4K aliasing"). With arrays at
+/// arbitrary offsets that cost the k-means assignment 2.5× and every
+/// phase of the E-step some.
+#[derive(Default)]
+struct Rows(Vec<Row>);
+
+impl Rows {
+    fn zeros(rows: usize) -> Self {
+        Rows(vec![Row([F64s::splat(0.0); G]); rows])
+    }
+}
+
+impl std::ops::Deref for Rows {
+    type Target = [F64s];
+    #[inline(always)]
+    fn deref(&self) -> &[F64s] {
+        bytemuck::cast_slice(&self.0)
+    }
+}
+
+impl std::ops::DerefMut for Rows {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [F64s] {
+        bytemuck::cast_slice_mut(&mut self.0)
+    }
+}
+
 /// Scratch for one tile. Each array is rows of `G` vectors, a vector holding
 /// one value of `LANES` consecutive rows of data. Vectors are aligned, so no
 /// load or store splits a cache line.
 struct Tile {
     /// `d × G`: coordinate `j` of every row.
-    xt: Vec<F64s>,
+    xt: Rows,
     /// `k × G`: log-densities `lₖ`, then `eₖ = exp(lₖ − m)` (see [`tile_softmax`]).
-    lt: Vec<F64s>,
+    lt: Rows,
     /// Per row, `m = maxₖ lₖ` (0 on padding lanes).
-    top: Vec<F64s>,
+    top: Rows,
     /// Per row, `s = Σₖ eₖ ≥ 1` (1 on padding lanes).
-    sum: Vec<F64s>,
+    sum: Rows,
     /// Per row, `1/s`: responsibilities are `eₖ·(1/s)` (0 on padding lanes).
-    inv: Vec<F64s>,
+    inv: Rows,
     /// Rows held (≤ TILE); lanes past it are padding.
     rows: usize,
     /// `d × G` scratch of the blocked (large-`d`) path: `x − μ`.
-    dt: Vec<F64s>,
+    dt: Rows,
     /// `d × G` scratch of the blocked path: `r·(x − μ)`.
-    rt: Vec<F64s>,
+    rt: Rows,
 }
 
 impl Tile {
     fn new(k: usize, d: usize) -> Self {
-        let zeros = |rows: usize| vec![F64s::splat(0.0); rows * G];
+        let zeros = Rows::zeros;
         Tile {
             xt: zeros(d),
             lt: zeros(k),
@@ -1057,6 +1134,7 @@ fn tile_stats_blocked(d: usize, g: &Gaussians, moments: Moments, c: usize, tile:
                 moment(i, i, &mut acc[1 + d + i]);
             }
         }
+        Moments::Means => {}
     }
 }
 
@@ -1221,6 +1299,95 @@ pub(crate) fn pass<E: Executor + ?Sized>(
         }
     }
     .unwrap_or_else(|| PassStats::zeros(k, d, moments.per_component(d)))
+}
+
+/// The k-means pass: each row of `x` goes to its nearest centre of
+/// `centres` (made by [`Gaussians::centres`]; squared Euclidean distance,
+/// the first of equal ones), and the statistics are those of that one-hot
+/// assignment, shifted by the centres, with `loglik` the negative inertia
+/// `−Σ minₖ ‖x − cₖ‖²`. The same blocks, tiles and sums as [`pass`], so it
+/// is bit-identical for any executor too.
+pub(crate) fn nearest_pass<E: Executor + ?Sized>(
+    exec: &E,
+    centres: &Gaussians,
+    moments: Moments,
+    x: &[f64],
+) -> PassStats {
+    let (k, d) = (centres.k, centres.d);
+    let n = x.len() / d;
+    let block = pass_block(n, d, k, moments);
+    with_dim!(d, |dim| map_reduce(
+        exec,
+        n,
+        block,
+        |rows| {
+            let mut sums = Sums::new(k, d, moments);
+            tiles(dim, k, x, rows, |tile, _| {
+                tile.densities(dim, centres);
+                sums.top += tile_nearest(k, tile);
+                for c in 0..k {
+                    dim.stats(centres, moments, c, tile, sums.component(c));
+                }
+            });
+            sums.finish(k, d)
+        },
+        PassStats::add
+    ))
+    .unwrap_or_else(|| PassStats::zeros(k, d, moments.per_component(d)))
+}
+
+/// Turns the tile's `lt = −‖x − cₖ‖²` into the one-hot assignment to the
+/// largest (the nearest centre, the first of equals), with `inv` 1 (0 on
+/// padding lanes) so that [`Dim::stats`] sums it, and returns the sum over
+/// groups of the largest values (0 on padding lanes).
+fn tile_nearest(k: usize, tile: &mut Tile) -> F64s {
+    // As in `tile_softmax`: k a constant where that unrolls the loops.
+    match k {
+        1 => nearest_groups::<1>(k, tile),
+        2 => nearest_groups::<2>(k, tile),
+        3 => nearest_groups::<3>(k, tile),
+        4 => nearest_groups::<4>(k, tile),
+        5 => nearest_groups::<5>(k, tile),
+        6 => nearest_groups::<6>(k, tile),
+        7 => nearest_groups::<7>(k, tile),
+        8 => nearest_groups::<8>(k, tile),
+        _ => nearest_groups::<0>(k, tile),
+    }
+    let (groups, rows) = (tile.groups(), tile.rows);
+    let (best, inv) = (&mut tile.top[..groups], &mut tile.inv[..groups]);
+    // Padding lanes (only ever in the last group).
+    let last = rows / LANES;
+    if last < groups {
+        let lane = F64s::new(core::array::from_fn(|i| i as f64));
+        let valid = lane.simd_lt(F64s::splat((rows - last * LANES) as f64));
+        best[last] &= valid;
+        inv[last] &= valid;
+    }
+    best.iter().fold(F64s::splat(0.0), |t, &b| t + b)
+}
+
+/// [`tile_nearest`]'s assignment, group by group, into `lt`, `top` and
+/// `inv` (all 1); for `K` components, or any `k` when `K` is 0.
+#[inline(always)]
+fn nearest_groups<const K: usize>(k: usize, tile: &mut Tile) {
+    let k = if K > 0 { K } else { k };
+    let groups = tile.groups().min(G);
+    let Tile { lt, top, inv, .. } = tile;
+    let (rows, _) = lt.as_chunks_mut::<G>();
+    let rows = &mut rows[..k];
+    // The 1s are stored group by group: `inv.fill` compiled to scatters.
+    for ((grp, top), inv) in top[..groups].iter_mut().enumerate().zip(&mut inv[..groups]) {
+        *inv = F64s::splat(1.0);
+        let mut best = rows[0][grp];
+        for row in &rows[1..] {
+            best = best.fast_max(row[grp]);
+        }
+        let mut taken = Matches::none();
+        for row in rows.iter_mut() {
+            row[grp] = taken.first(row[grp], best);
+        }
+        *top = best;
+    }
 }
 
 /// The seed's model parallelism: one task per component, each computing its
@@ -1443,5 +1610,59 @@ mod tests {
             run(k, d);
         }
         assert_eq!(run(3, 2), first);
+    }
+
+    /// The k-means pass against plain loops: the counts exactly, the shifted
+    /// sums and the inertia to rounding; a duplicated centre loses every row
+    /// to the first copy.
+    #[test]
+    fn nearest_pass_matches_plain_loops() {
+        let n = if cfg!(miri) { 45 } else { 2 * TILE + 45 };
+        let dims: &[usize] = if cfg!(miri) { &[2, 5] } else { &[1, 2, 3, 4, 5, 8] };
+        for &d in dims {
+            let x: Vec<f64> = (0..n * d).map(|i| ((i * 7919) % 1009) as f64 / 97.0 - 5.0).collect();
+            for k in [1, 3, 9] {
+                let mut centres: Vec<f64> = (0..k * d).map(|i| 3.0 * (i as f64 * 0.7).sin()).collect();
+                if k > 2 {
+                    centres.copy_within(d..2 * d, 2 * d);
+                }
+                let g = Gaussians::centres(d, centres.clone());
+                for moments in [Moments::Full, Moments::Diagonal, Moments::Means] {
+                    let got = nearest_pass(&crate::Sequential, &g, moments, &x);
+                    let per = moments.per_component(d);
+                    let mut want = PassStats::zeros(k, d, per);
+                    for row in x.chunks_exact(d) {
+                        let dist = |c: usize| -> f64 { (0..d).map(|j| (row[j] - centres[c * d + j]).powi(2)).sum() };
+                        let c = (1..k).fold(0, |b, c| if dist(c) < dist(b) { c } else { b });
+                        want.n[c] += 1.0;
+                        want.loglik -= dist(c);
+                        for i in 0..d {
+                            let xi = row[i] - centres[c * d + i];
+                            want.s[c * d + i] += xi;
+                            for j in 0..=i {
+                                let xj = row[j] - centres[c * d + j];
+                                match moments {
+                                    Moments::Full => want.q[c * per + i * (i + 1) / 2 + j] += xi * xj,
+                                    Moments::Diagonal if i == j => want.q[c * per + i] += xi * xj,
+                                    _ => {}
+                                }
+                            }
+                        }
+                    }
+                    let what = format!("d={d} k={k} {moments:?}");
+                    assert_eq!(got.n, want.n, "{what}: counts");
+                    assert_eq!(got.n.iter().sum::<f64>(), n as f64, "{what}: every row once");
+                    if k > 2 {
+                        assert_eq!(got.n[2], 0.0, "{what}: the second copy of a centre gets no row");
+                    }
+                    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + b.abs());
+                    for (a, b) in got.s.iter().chain(&got.q).zip(want.s.iter().chain(&want.q)) {
+                        assert!(close(*a, *b), "{what}: {a} vs {b}");
+                    }
+                    assert_eq!(got.q.len(), want.q.len(), "{what}");
+                    assert!(close(got.loglik, want.loglik), "{what}: inertia {} vs {}", got.loglik, want.loglik);
+                }
+            }
+        }
     }
 }
