@@ -105,6 +105,19 @@ impl Matches {
     }
 }
 
+/// The transpose of a `LANES × LANES` block: lane `i` of vector `j` of the
+/// result is lane `j` of `rows[i]`.
+///
+/// With AVX-512, three rounds of eight two-source permutes; elsewhere
+/// `wide`'s 4-lane transpose (unpacks and lane swaps on AVX).
+#[inline(always)]
+pub fn transpose(rows: [F64s; LANES]) -> [F64s; LANES] {
+    #[cfg(all(nogil_lanes = "8", target_arch = "x86_64"))]
+    return avx512::transpose(rows);
+    #[cfg(not(all(nogil_lanes = "8", target_arch = "x86_64")))]
+    return F64s::transpose(rows);
+}
+
 #[cfg(all(nogil_lanes = "8", target_arch = "x86_64"))]
 mod avx512 {
     use super::{F64s, U64s};
@@ -181,6 +194,36 @@ mod avx512 {
             }
             _ => unreachable!("columns is called for 2 ≤ d ≤ 4"),
         }
+    }
+
+    /// The 8 × 8 transpose: rows paired in blocks of one lane, then two,
+    /// then four (indices 8..16 name the second source).
+    #[inline(always)]
+    pub(super) fn transpose(r: [F64s; 8]) -> [F64s; 8] {
+        let pair = |v: [F64s; 8], b: u64, stride: usize| -> [F64s; 8] {
+            // Lane i of the low result: block i / b of … taken alternately
+            // from the two sources; the high result takes the odd blocks.
+            let index = |high: u64| -> [u64; 8] {
+                core::array::from_fn(|i| {
+                    let (i, b2) = (i as u64, 2 * b);
+                    let block = (i / b2) * b2 + high * b + i % b;
+                    if i % b2 < b { block } else { block + 8 }
+                })
+            };
+            let (lo, hi) = (index(0), index(1));
+            let mut out = v;
+            for base in (0..8).step_by(2 * stride) {
+                for o in base..base + stride {
+                    out[o] = permute2(v[o], lo, v[o + stride]);
+                    out[o + stride] = permute2(v[o], hi, v[o + stride]);
+                }
+            }
+            out
+        };
+        // After round 1 vector 2p holds the even columns of rows 2p, 2p + 1
+        // and vector 2p + 1 the odd ones; after round 2 vector v of each
+        // half holds columns (v, v + 4) of four rows; after round 3 column v.
+        pair(pair(pair(r, 1, 1), 2, 2), 4, 4)
     }
 }
 
@@ -534,6 +577,17 @@ mod tests {
         for (j, col) in cols.iter().enumerate() {
             let want: Vec<f64> = (0..LANES).map(|i| v[i * D + j]).collect();
             assert_eq!(col.to_array().to_vec(), want, "D={D}, column {j}");
+        }
+    }
+
+    #[test]
+    fn transpose_swaps_lanes_and_vectors() {
+        let rows: [F64s; LANES] = core::array::from_fn(|i| F64s::new(core::array::from_fn(|j| (i * LANES + j) as f64)));
+        let cols = transpose(rows);
+        for (j, col) in cols.iter().enumerate() {
+            for (i, row) in rows.iter().enumerate() {
+                assert_eq!(col.to_array()[i], row.to_array()[j], "lane {i} of column {j}");
+            }
         }
     }
 
