@@ -2,7 +2,9 @@
 //! 4·10⁶ × 2, K = 4 data, data- vs model-parallel on each executor, 1 and 2
 //! threads, beside the seed's mirror E-step and a `summarize` pass over the
 //! same array (the memory-streaming reference); then d ∈ {2, 8, 32} and
-//! K ∈ {4, 16} on 10⁶ points. Throughput is in points per second.
+//! K ∈ {4, 16} on 10⁶ points; and the default initialization (k-means++
+//! seeded k-means) alone on the seed's data, beside k-means++ alone.
+//! Throughput is in points per second.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use std::time::Duration;
 mod common;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use nogil::gmm::{CovarianceType, GaussianMixtureModel, Parallelism};
+use nogil::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel, Init, Parallelism};
 use nogil::kernels::gauss::expectation;
 use nogil::kernels::summarize::summarize;
 use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
@@ -88,9 +90,29 @@ fn shapes(c: &mut Criterion) {
     g.finish();
 }
 
+/// A fit with `max_iter = 0`: the initialization and nothing else of EM.
+fn init(c: &mut Criterion) {
+    let (n, d, k) = (4_000_000, 2, 4);
+    let (x, _) = data(n, d, k, 5.0);
+    let mut g = c.benchmark_group("gmm_init/seed_4e6x2_k4");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    for threads in [1, 2] {
+        let pool = Pool::new(threads).unwrap();
+        for (label, init) in [("kmeans", Init::KMeans), ("kmeans++", Init::KMeansPlusPlus)] {
+            let gm = GaussianMixture::new(k).init(init).max_iter(0).seed(0);
+            g.bench_function(BenchmarkId::new(format!("{label}/{threads}t"), "pool-static"), |b| {
+                b.iter(|| gm.fit_with(&pool, black_box(&x), d).unwrap())
+            });
+        }
+    }
+    g.finish();
+}
+
 fn bench(c: &mut Criterion) {
     seed_data(c);
     shapes(c);
+    init(c);
 }
 
 fn main() {

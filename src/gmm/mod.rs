@@ -351,16 +351,19 @@ impl GaussianMixture {
         let mut rng = StdRng::seed_from_u64(seed);
         let mo = moments(t);
         let one_hot = |chosen: &[usize], shift: Vec<f64>| {
-            // Row chosen[c] belongs to component c alone; no other row counts.
+            // Row chosen[c] belongs to component c alone (the first such c
+            // if a row was chosen twice); no other row counts, so only those
+            // rows are summed.
             let mut owner = std::collections::HashMap::with_capacity(k);
             for (c, &i) in chosen.iter().enumerate() {
                 owner.entry(i).or_insert(c);
             }
-            let st = init::resp_stats(exec, x, d, &shift, mo, |i, r| {
+            let owned: Vec<(usize, usize)> =
+                chosen.iter().enumerate().filter(|&(c, i)| owner[i] == c).map(|(c, &i)| (i, c)).collect();
+            let rows: Vec<f64> = owned.iter().flat_map(|&(i, _)| x[i * d..(i + 1) * d].iter().copied()).collect();
+            let st = init::resp_stats(exec, &rows, d, &shift, mo, |j, r| {
                 r.fill(0.0);
-                if let Some(&c) = owner.get(&i) {
-                    r[c] = 1.0;
-                }
+                r[owned[j].1] = 1.0;
             });
             m_step(t, d, &shift, &st, self.reg_covar)
         };
