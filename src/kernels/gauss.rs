@@ -1233,34 +1233,37 @@ fn tile_loglik(tile: &Tile, sums: &mut Sums) {
 }
 
 /// Statistics of `rows` of `x`, tile by tile, in order: the map of a block.
-/// `densities(tile, rows)` puts every component's log-densities of the
-/// tile's rows into `tile.lt`: computed in place (data parallelism) or
-/// copied from the model-parallel buffer.
+/// `weigh(tile, rows, sums)` gives each of the tile's rows its weight for
+/// each component, as `lt` times `inv` (see [`Tile`]), and adds the rows'
+/// log-likelihood to `sums`: [`responsibilities`] of log-densities computed
+/// in place (data parallelism) or copied from the model-parallel buffer, or
+/// the nearest centre's one-hot ([`nearest_pass`]). Then every component's
+/// statistics, shifted by its mean in `g`.
 fn block_stats<D: Dim>(
     dim: D,
     g: &Gaussians,
     moments: Moments,
     x: &[f64],
     rows: Range<usize>,
-    mut densities: impl FnMut(&mut Tile, Range<usize>),
+    mut weigh: impl FnMut(&mut Tile, Range<usize>, &mut Sums),
 ) -> PassStats {
     let (k, d) = (g.k, dim.get());
     let mut sums = Sums::new(k, d, moments);
     tiles(dim, k, x, rows, |tile, r| {
-        densities(tile, r);
-        finish_tile(dim, g, moments, tile, &mut sums);
+        weigh(tile, r, &mut sums);
+        for c in 0..k {
+            dim.stats(g, moments, c, tile, sums.component(c));
+        }
     });
     sums.finish(k, d)
 }
 
-/// Normalizes a tile whose log-densities are in place and adds its sums.
+/// Turns a tile's log-densities, in place, into responsibilities (as `lt`
+/// times `inv`) and adds its log-likelihood to `sums`.
 #[inline(always)]
-fn finish_tile<D: Dim>(dim: D, g: &Gaussians, moments: Moments, tile: &mut Tile, sums: &mut Sums) {
-    tile_softmax(g.k, tile);
+fn responsibilities(k: usize, tile: &mut Tile, sums: &mut Sums) {
+    tile_softmax(k, tile);
     tile_loglik(tile, sums);
-    for c in 0..g.k {
-        dim.stats(g, moments, c, tile, sums.component(c));
-    }
 }
 
 /// The block of rows a pass reduces at a time: fixed for given `n`, `d` and
@@ -1306,18 +1309,22 @@ pub(crate) fn pass<E: Executor + ?Sized>(
             exec,
             n,
             block,
-            |rows| block_stats(dim, g, moments, x, rows, |tile, _| tile.densities(dim, g)),
+            |rows| block_stats(dim, g, moments, x, rows, |tile, _, sums| {
+                tile.densities(dim, g);
+                responsibilities(k, tile, sums);
+            }),
             PassStats::add
         )),
         Parallelism::Model => {
             let dens = model_parallel_densities(exec, g, x, n);
-            let copy = |tile: &mut Tile, r: Range<usize>| {
+            let copy = |tile: &mut Tile, r: Range<usize>, sums: &mut Sums| {
                 for c in 0..k {
                     let t = r.len();
                     let lt: &mut [f64] = bytemuck::cast_slice_mut(&mut tile.lt[c * G..(c + 1) * G]);
                     lt[..t].copy_from_slice(&dens[c * n + r.start..c * n + r.end]);
                     lt[t..].fill(0.0);
                 }
+                responsibilities(k, tile, sums);
             };
             with_dim!(d, |dim| map_reduce(
                 exec,
@@ -1350,17 +1357,10 @@ pub(crate) fn nearest_pass<E: Executor + ?Sized>(
         exec,
         n,
         block,
-        |rows| {
-            let mut sums = Sums::new(k, d, moments);
-            tiles(dim, k, x, rows, |tile, _| {
-                tile.densities(dim, centres);
-                sums.top += tile_nearest(k, tile);
-                for c in 0..k {
-                    dim.stats(centres, moments, c, tile, sums.component(c));
-                }
-            });
-            sums.finish(k, d)
-        },
+        |rows| block_stats(dim, centres, moments, x, rows, |tile, _, sums| {
+            tile.densities(dim, centres);
+            sums.top += tile_nearest(k, tile);
+        }),
         PassStats::add
     ))
     .unwrap_or_else(|| PassStats::zeros(k, d, moments.per_component(d)))
@@ -1556,9 +1556,14 @@ mod tests {
                     .collect();
                 let g = Gaussians::new(d, factor, means.clone(), factors, &[-1.0, -1.2, -0.9]).unwrap();
                 for moments in [Moments::Full, Moments::Diagonal] {
-                    let fixed =
-                        with_dim!(d, |dim| block_stats(dim, &g, moments, &x, 0..n, |t, _| t.densities(dim, &g)));
-                    let blocked = block_stats(Dynamic(d), &g, moments, &x, 0..n, |t, _| t.densities(Dynamic(d), &g));
+                    let fixed = with_dim!(d, |dim| block_stats(dim, &g, moments, &x, 0..n, |t, _, s| {
+                        t.densities(dim, &g);
+                        responsibilities(k, t, s);
+                    }));
+                    let blocked = block_stats(Dynamic(d), &g, moments, &x, 0..n, |t, _, s| {
+                        t.densities(Dynamic(d), &g);
+                        responsibilities(k, t, s);
+                    });
                     let bits = |s: &PassStats| {
                         s.n.iter().chain(&s.s).chain(&s.q).chain([&s.loglik]).map(|v| v.to_bits()).collect::<Vec<_>>()
                     };
