@@ -798,78 +798,31 @@ fn part(v: &[F64s], i: usize, groups: usize) -> &[F64s] {
     &v[i * G..i * G + groups]
 }
 
-/// One row of a tile array, `G` vectors: `TILE · 8` bytes = 1 KiB for any
-/// lane count, and aligned to that.
-#[derive(Clone, Copy)]
-#[repr(C, align(1024))]
-struct Row([F64s; G]);
-
-// SAFETY: `Row` is `repr(C)` around one array of a `Pod` type whose size
-// (1024 bytes) is a multiple of its alignment, so it has no padding; any bit
-// pattern is a valid `Row`, and all zeros is too.
-unsafe impl bytemuck::Zeroable for Row {}
-// SAFETY: as above.
-unsafe impl bytemuck::Pod for Row {}
-
-/// A tile array: rows of `G` vectors, each row 1 KiB-aligned, used as one
-/// slice of vectors.
-///
-/// Every array of every tile starts at a multiple of 1 KiB, so the vector
-/// of group `g` of any array lies at the same offset modulo 4 KiB as group
-/// `g` of any other. A store to one array then never shares its address
-/// bits below 4 KiB with a load of a *neighbouring* group of another, which
-/// the CPU would stall as a possible overlap ("4K aliasing"). With arrays at
-/// arbitrary offsets that cost the k-means assignment 2.5× and every
-/// phase of the E-step some.
-#[derive(Default)]
-struct Rows(Vec<Row>);
-
-impl Rows {
-    fn zeros(rows: usize) -> Self {
-        Rows(vec![Row([F64s::splat(0.0); G]); rows])
-    }
-}
-
-impl std::ops::Deref for Rows {
-    type Target = [F64s];
-    #[inline(always)]
-    fn deref(&self) -> &[F64s] {
-        bytemuck::cast_slice(&self.0)
-    }
-}
-
-impl std::ops::DerefMut for Rows {
-    #[inline(always)]
-    fn deref_mut(&mut self) -> &mut [F64s] {
-        bytemuck::cast_slice_mut(&mut self.0)
-    }
-}
-
 /// Scratch for one tile. Each array is rows of `G` vectors, a vector holding
 /// one value of `LANES` consecutive rows of data. Vectors are aligned, so no
 /// load or store splits a cache line.
 struct Tile {
     /// `d × G`: coordinate `j` of every row.
-    xt: Rows,
+    xt: Vec<F64s>,
     /// `k × G`: log-densities `lₖ`, then `eₖ = exp(lₖ − m)` (see [`tile_softmax`]).
-    lt: Rows,
+    lt: Vec<F64s>,
     /// Per row, `m = maxₖ lₖ` (0 on padding lanes).
-    top: Rows,
+    top: Vec<F64s>,
     /// Per row, `s = Σₖ eₖ ≥ 1` (1 on padding lanes).
-    sum: Rows,
+    sum: Vec<F64s>,
     /// Per row, `1/s`: responsibilities are `eₖ·(1/s)` (0 on padding lanes).
-    inv: Rows,
+    inv: Vec<F64s>,
     /// Rows held (≤ TILE); lanes past it are padding.
     rows: usize,
     /// `d × G` scratch of the blocked (large-`d`) path: `x − μ`.
-    dt: Rows,
+    dt: Vec<F64s>,
     /// `d × G` scratch of the blocked path: `r·(x − μ)`.
-    rt: Rows,
+    rt: Vec<F64s>,
 }
 
 impl Tile {
     fn new(k: usize, d: usize) -> Self {
-        let zeros = Rows::zeros;
+        let zeros = |rows: usize| vec![F64s::splat(0.0); rows * G];
         Tile {
             xt: zeros(d),
             lt: zeros(k),
