@@ -840,6 +840,16 @@ impl Tile {
         self.rows.div_ceil(LANES)
     }
 
+    /// The group holding padding lanes (only ever the last), and its mask
+    /// of valid lanes (all-ones bits); `None` when every lane holds a row.
+    fn padding(&self) -> Option<(usize, F64s)> {
+        let last = self.rows / LANES;
+        (last < self.groups()).then(|| {
+            let lane = F64s::new(core::array::from_fn(|i| i as f64));
+            (last, lane.simd_lt(F64s::splat((self.rows - last * LANES) as f64)))
+        })
+    }
+
     /// Copies rows `rows` of `x` (row-major, `d` columns) in, column-major.
     /// Padding lanes of the last group repeat the first row, so every lane
     /// holds finite data.
@@ -989,12 +999,7 @@ fn tile_softmax(k: usize, tile: &mut Tile) {
         8 => softmax_fixed::<8>(tile),
         _ => softmax_any(k, tile),
     }
-    // Padding lanes (only ever in the last group).
-    let (groups, rows) = (tile.groups(), tile.rows);
-    let last = rows / LANES;
-    if last < groups {
-        let lane = F64s::new(core::array::from_fn(|i| i as f64));
-        let valid = lane.simd_lt(F64s::splat((rows - last * LANES) as f64));
+    if let Some((last, valid)) = tile.padding() {
         tile.top[last] &= valid;
         tile.sum[last] = valid.bitselect(tile.sum[last], F64s::splat(1.0));
         tile.inv[last] &= valid;
@@ -1336,17 +1341,11 @@ fn tile_nearest(k: usize, tile: &mut Tile) -> F64s {
         8 => nearest_groups::<8>(k, tile),
         _ => nearest_groups::<0>(k, tile),
     }
-    let (groups, rows) = (tile.groups(), tile.rows);
-    let (best, inv) = (&mut tile.top[..groups], &mut tile.inv[..groups]);
-    // Padding lanes (only ever in the last group).
-    let last = rows / LANES;
-    if last < groups {
-        let lane = F64s::new(core::array::from_fn(|i| i as f64));
-        let valid = lane.simd_lt(F64s::splat((rows - last * LANES) as f64));
-        best[last] &= valid;
-        inv[last] &= valid;
+    if let Some((last, valid)) = tile.padding() {
+        tile.top[last] &= valid;
+        tile.inv[last] &= valid;
     }
-    best.iter().fold(F64s::splat(0.0), |t, &b| t + b)
+    tile.top[..tile.groups()].iter().fold(F64s::splat(0.0), |t, &b| t + b)
 }
 
 /// [`tile_nearest`]'s assignment, group by group, into `lt`, `top` and
