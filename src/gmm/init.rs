@@ -69,8 +69,8 @@ pub(crate) fn kmeans_plusplus<E: Executor + ?Sized>(
     let mut chosen = vec![first];
     let mut closest: Vec<f64> = vec![f64::INFINITY; n];
     let mut sums = lower_closest(exec, x, d, &mut closest, row(first));
-    let mut pot: f64 = sums.iter().sum();
     while chosen.len() < k {
+        let pot: f64 = sums.iter().sum();
         let cands: Vec<usize> =
             (0..trials).map(|_| sample(&closest, &sums, rng.random::<f64>() * pot).min(n - 1)).collect();
         let centers: Vec<&[f64]> = cands.iter().map(|&c| row(c)).collect();
@@ -79,7 +79,6 @@ pub(crate) fn kmeans_plusplus<E: Executor + ?Sized>(
         // The first candidate of least potential.
         let best = (1..trials).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
         sums = lower_closest(exec, x, d, &mut closest, row(cands[best]));
-        pot = sums.iter().sum();
         chosen.push(cands[best]);
     }
     chosen

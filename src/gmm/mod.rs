@@ -354,12 +354,9 @@ impl GaussianMixture {
             // Row chosen[c] belongs to component c alone (the first such c
             // if a row was chosen twice); no other row counts, so only those
             // rows are summed.
-            let mut owner = std::collections::HashMap::with_capacity(k);
-            for (c, &i) in chosen.iter().enumerate() {
-                owner.entry(i).or_insert(c);
-            }
+            let mut seen = std::collections::HashSet::with_capacity(k);
             let owned: Vec<(usize, usize)> =
-                chosen.iter().enumerate().filter(|&(c, i)| owner[i] == c).map(|(c, &i)| (i, c)).collect();
+                chosen.iter().enumerate().filter(|&(_, &i)| seen.insert(i)).map(|(c, &i)| (i, c)).collect();
             let rows: Vec<f64> = owned.iter().flat_map(|&(i, _)| x[i * d..(i + 1) * d].iter().copied()).collect();
             let st = init::resp_stats(exec, &rows, d, &shift, mo, |j, r| {
                 r.fill(0.0);
