@@ -29,6 +29,25 @@ pub fn load(chunk: &[f64; LANES]) -> F64s {
     F64s::new(*chunk)
 }
 
+/// Asks the cache for `data` ahead of its use, one request per 64-byte
+/// line: for streams the hardware prefetcher serves late, such as rows read
+/// a tile at a time between long stretches of arithmetic. A hint only; it
+/// does nothing off x86-64 and under Miri.
+#[inline(always)]
+pub fn prefetch(data: &[f64]) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // Every 8th value and the last: one in each line, however `data` is
+    // aligned.
+    for v in data.iter().step_by(8).chain(data.last()) {
+        // SAFETY: `_mm_prefetch` needs only SSE, which every x86-64 target
+        // has; a prefetch reads nothing the program sees and never faults,
+        // and the address is inside `data` besides.
+        unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>((v as *const f64).cast()) };
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = data;
+}
+
 /// Sums the lanes of `v` in a fixed pairwise order (`(l0+l1)+(l2+l3)` for 4
 /// lanes, and the same tree over 8), whatever the instruction set.
 ///
@@ -139,6 +158,18 @@ mod avx512 {
         unsafe { _mm512_maskz_mov_pd(m, _mm512_set1_pd(1.0)) }.into()
     }
 
+    /// `y·2^⌊u⌋` in the lanes where `x` is not below `limit` (NaN is not),
+    /// 0 elsewhere: one masked `vscalefpd`.
+    #[inline(always)]
+    pub(super) fn scale_unless_below(y: F64s, u: F64s, x: F64s, limit: f64) -> F64s {
+        use core::arch::x86_64::{_CMP_NLT_UQ, _mm512_cmp_pd_mask, _mm512_maskz_scalef_pd, _mm512_set1_pd};
+        // SAFETY: as in `permute2`.
+        unsafe {
+            let keep = _mm512_cmp_pd_mask::<_CMP_NLT_UQ>(x.into(), _mm512_set1_pd(limit));
+            _mm512_maskz_scalef_pd(keep, y.into(), u.into()).into()
+        }
+    }
+
     /// `a` and `b` as one 16-lane table, read at `idx` (values 0..16).
     #[inline(always)]
     pub(super) fn permute2(a: F64s, idx: [u64; 8], b: F64s) -> F64s {
@@ -243,12 +274,18 @@ const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
 ///
 /// With AVX-512 the reduction is `x = (16·e + j)·ln2/16 + r`, `|r| ≤ ln2/32`:
 /// `2ʲᐟ¹⁶` comes from a 16-entry table held in two registers (one two-source
-/// permute), and `eʳ − 1` needs a degree-6 polynomial. Elsewhere it is
+/// permute), `eʳ − 1` needs a degree-6 polynomial, and one masked
+/// `vscalefpd` applies `2ᵉ` and the cut-off at once. Elsewhere it is
 /// `x = n·ln 2 + r`, `|r| ≤ ln2/2`, and a degree-13 one.
 #[inline(always)]
 pub fn exp_nonpositive(x: F64s) -> F64s {
-    let keep = !x.simd_lt(F64s::splat(EXP_LIMIT));
-    exp_reduced(x) & keep
+    #[cfg(all(nogil_lanes = "8", target_arch = "x86_64"))]
+    return exp_avx512(x);
+    #[cfg(not(all(nogil_lanes = "8", target_arch = "x86_64")))]
+    {
+        let keep = !x.simd_lt(F64s::splat(EXP_LIMIT));
+        exp_reduced(x) & keep
+    }
 }
 
 /// Below this, [`exp_nonpositive`] returns 0 (`e⁻⁷⁰⁸·³⁹ ≈ 2⁻¹⁰²²`).
@@ -283,25 +320,26 @@ const EXP2_TABLE: [[f64; 8]; 2] = [
     ],
 ];
 
-/// Cody–Waite range reduction in steps of `ln 2 / steps`: `t` holds
-/// `n = round(x·steps/ln 2)` in its low mantissa bits (added to
-/// [`SHIFTER`]), and `r = x − n·ln 2/steps`, with `ln 2` split as fdlibm
-/// does. `steps` is a power of two, so `LN2_HI/steps` keeps `LN2_HI`'s
-/// trailing zeros and `n·LN2_HI/steps` is exact for `|n| < 2²¹`.
+/// Cody–Waite range reduction in steps of `ln 2 / steps`: with
+/// `n = round(x·steps/ln 2)`, `t` holds `n` in its low mantissa bits (it is
+/// `n/steps` plus [`SHIFTER`]`/steps`, whose mantissa ends in zeros), `u` is
+/// `n/steps` and `r = x − u·ln 2`, with `ln 2` split as fdlibm does. `steps`
+/// is a power of two, so `u·LN2_HI` (`n·LN2_HI/steps`) is exact for
+/// `|n| < 2²¹`.
 #[inline(always)]
-fn reduce(x: F64s, steps: f64) -> (F64s, F64s) {
-    let t = x.mul_add(F64s::splat(steps * std::f64::consts::LOG2_E), F64s::splat(SHIFTER));
-    let n = t - F64s::splat(SHIFTER);
-    let r = n.mul_neg_add(F64s::splat(LN2_HI / steps), x);
-    (t, n.mul_neg_add(F64s::splat(LN2_LO / steps), r))
+fn reduce(x: F64s, steps: f64) -> (F64s, F64s, F64s) {
+    let t = x.mul_add(F64s::splat(std::f64::consts::LOG2_E), F64s::splat(SHIFTER / steps));
+    let u = t - F64s::splat(SHIFTER / steps);
+    let r = u.mul_neg_add(F64s::splat(LN2_HI), x);
+    (t, u, u.mul_neg_add(F64s::splat(LN2_LO), r))
 }
 
-/// [`exp_nonpositive`] before the mask, 8 lanes: for `x ≥ −708.39`.
+/// [`exp_nonpositive`] with AVX-512.
 #[cfg(all(nogil_lanes = "8", target_arch = "x86_64"))]
 #[inline(always)]
-fn exp_reduced(x: F64s) -> F64s {
-    // n = round(16·x/ln 2) = 16·e + j.
-    let (t, r) = reduce(x, 16.0);
+fn exp_avx512(x: F64s) -> F64s {
+    // n = round(16·x/ln 2) = 16·e + j, u = n/16.
+    let (t, u, r) = reduce(x, 16.0);
     // eʳ − 1 = r + r²·P(r), P of degree 4 fitted by the Remez algorithm to
     // (eʳ − 1 − r)/r² on |r| ≤ 1.0005·ln2/32 for the least error of the
     // whole (at most 1.2·10⁻¹⁷, a tenth of an ulp of eʳ), by Estrin's scheme.
@@ -318,15 +356,12 @@ fn exp_reduced(x: F64s) -> F64s {
     let a1 = r.mul_add(c(3), c(2));
     let p = (r2 * r2).mul_add(c(4), a1.mul_add(r2, a0));
     let q = r2.mul_add(p, r);
-    // 2ʲᐟ¹⁶ from the table: the permute reads the low 4 bits of each
-    // lane of t's bits, which are j. Then 2ᵉ goes into its exponent: bits
-    // 4–15 of t hold e (two's complement, |n| < 2¹⁵), shifted to bit 52;
-    // the shifter's own bits vanish. The exponent stays normal because
-    // e ≥ −1022 for x ≥ −708.39.
+    // 2ʲᐟ¹⁶ from the table: the permute reads the low 4 bits of each lane
+    // of t's bits, which are j. Then `vscalefpd` multiplies by 2^⌊u⌋ = 2ᵉ,
+    // exactly: the product is normal for x ≥ −708.39, and the lanes below
+    // are zeroed by the same instruction's mask.
     let table = avx512::permute2(F64s::new(EXP2_TABLE[0]), bytemuck::cast(t), F64s::new(EXP2_TABLE[1]));
-    let bits: U64s = bytemuck::cast(t);
-    let scale: F64s = bytemuck::cast(bytemuck::cast::<F64s, U64s>(table) + ((bits >> 4) << 52));
-    scale.mul_add(q, scale)
+    avx512::scale_unless_below(table.mul_add(q, table), u, x, EXP_LIMIT)
 }
 
 /// [`exp_nonpositive`] before the mask, without AVX-512: for `x ≥ −708.39`.
@@ -334,7 +369,7 @@ fn exp_reduced(x: F64s) -> F64s {
 #[inline(always)]
 fn exp_reduced(x: F64s) -> F64s {
     // n = round(x/ln 2).
-    let (t, r) = reduce(x, 1.0);
+    let (t, _, r) = reduce(x, 1.0);
     // eʳ − 1 = r + r²·Σ rⁱ/(i+2)!, i = 0..=11 (truncation below 2⁻⁵⁸ for
     // |r| ≤ ln2/2), by Estrin's scheme: chain depth 5 instead of 12.
     let c = |i: u64| F64s::splat(1.0 / (1..=i).product::<u64>() as f64);
