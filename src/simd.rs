@@ -36,13 +36,20 @@ pub fn load(chunk: &[f64; LANES]) -> F64s {
 #[inline(always)]
 pub fn prefetch(data: &[f64]) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
-    // Every 8th value and the last: one in each line, however `data` is
-    // aligned.
-    for v in data.iter().step_by(8).chain(data.last()) {
-        // SAFETY: `_mm_prefetch` needs only SSE, which every x86-64 target
-        // has; a prefetch reads nothing the program sees and never faults,
-        // and the address is inside `data` besides.
-        unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>((v as *const f64).cast()) };
+    if !data.is_empty() {
+        // From the start of the first line to the end of the data, in
+        // steps of a line.
+        let start = data.as_ptr().cast::<i8>();
+        let skew = start as usize % 64;
+        let (first, bytes) = (start.wrapping_sub(skew), skew + size_of_val(data));
+        for offset in (0..bytes).step_by(64) {
+            // SAFETY: `_mm_prefetch` needs only SSE, which every x86-64
+            // target has; a prefetch reads nothing the program sees and
+            // never faults, and every line asked for holds part of `data`.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(first.wrapping_add(offset))
+            };
+        }
     }
     #[cfg(not(all(target_arch = "x86_64", not(miri))))]
     let _ = data;
