@@ -99,6 +99,19 @@ pub enum Error {
         /// The EM iteration (1-based; 0 for an evaluation outside a fit).
         iteration: usize,
     },
+    /// A component's covariance, estimated from the data, overflowed to
+    /// infinity: the data's squared deviations exceed the range of `f64`.
+    CovarianceOverflow {
+        /// The component (for a tied covariance, 0).
+        component: usize,
+    },
+    /// An output would need more memory than can be allocated.
+    TooLarge {
+        /// What was to be allocated.
+        what: &'static str,
+        /// Its size, as asked for.
+        requested: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -145,8 +158,28 @@ impl fmt::Display for Error {
                 "the log-likelihood became NaN or infinite (EM iteration {iteration}); \
                  the data's scale overflows squared distances: standardize the data"
             ),
+            Error::CovarianceOverflow { component } => write!(
+                f,
+                "the covariance of component {component} overflowed to infinity: the data's squared deviations \
+                 exceed the range of f64; standardize the data"
+            ),
+            Error::TooLarge { what, requested } => {
+                write!(f, "{what} ({requested}) needs more memory than can be allocated")
+            }
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+/// `rows × width` copies of `value` in a new vector, or [`Error::TooLarge`]
+/// naming `what` if that many cannot be allocated (instead of the abort a
+/// failed `vec!` is).
+pub(crate) fn try_filled<T: Clone>(what: &'static str, rows: usize, width: usize, value: T) -> Result<Vec<T>, Error> {
+    let too_large = || Error::TooLarge { what, requested: format!("{rows} × {width} values") };
+    let len = rows.checked_mul(width).ok_or_else(too_large)?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| too_large())?;
+    v.resize(len, value);
+    Ok(v)
+}

@@ -562,7 +562,7 @@ fn samples_follow_the_model() {
     )
     .unwrap();
     let n = size(40_000, 50);
-    let (x, labels) = model.sample(n, &mut StdRng::seed_from_u64(3));
+    let (x, labels) = model.sample(n, &mut StdRng::seed_from_u64(3)).unwrap();
     assert_eq!(x.len(), 2 * n);
     assert_eq!(labels.len(), n);
     assert!(labels.windows(2).all(|w| w[0] <= w[1]), "grouped by component");
@@ -779,8 +779,40 @@ fn huge_values_overflow_into_an_error_not_a_nan() {
     match r {
         Ok(m) => finite_model(&m),
         Err(e) => assert!(
-            matches!(e, Error::NonFiniteLikelihood { .. } | Error::SingularCovariance { .. }),
+            matches!(e, Error::NonFiniteLikelihood { .. } | Error::CovarianceOverflow { .. }),
             "unexpected error {e}"
         ),
     }
+    // A fitted model asked about a point whose every squared distance
+    // overflows: every per-row answer is that error, not an arbitrary label.
+    let m = GaussianMixture::new(2).fit_with(&Sequential, &x.iter().map(|v| v / 1e199).collect::<Vec<_>>(), 2).unwrap();
+    let far = [1e300, -1e300, 0.0, 0.0];
+    let want = Error::NonFiniteLikelihood { iteration: 0 };
+    assert_eq!(m.predict_with(&Sequential, &far).unwrap_err(), want);
+    assert_eq!(m.predict_proba_with(&Sequential, &far).unwrap_err(), want);
+    assert_eq!(m.score_samples_with(&Sequential, &far).unwrap_err(), want);
+    assert_eq!(m.predict_with(&Sequential, &far[2..]).unwrap().len(), 1);
+    // One column that alone overflows, for every covariance type: the error
+    // says so (not "singular", whose advice to raise reg_covar would not help).
+    let x: Vec<f64> = (0..60).map(|i| if i % 2 == 0 { 1e160 * (i % 7) as f64 } else { (i % 5) as f64 }).collect();
+    for t in [CovarianceType::Full, CovarianceType::Tied, CovarianceType::Diag, CovarianceType::Spherical] {
+        let e = GaussianMixture::new(2).covariance_type(t).fit_with(&Sequential, &x, 2).unwrap_err();
+        assert!(matches!(e, Error::CovarianceOverflow { .. }), "{t}: {e}");
+        assert!(e.to_string().contains("standardize"), "{e}");
+    }
+}
+
+#[test]
+fn a_sample_too_large_to_allocate_is_an_error_before_any_draw() {
+    let model =
+        GaussianMixtureModel::from_parameters(CovarianceType::Diag, 2, vec![1.0], vec![0.0, 0.0], vec![1.0, 1.0])
+            .unwrap();
+    // n·d overflows usize, and n·d values overflow the address space: both
+    // return at once (drawing usize::MAX / 2 labels first would not).
+    for n in [usize::MAX / 2 + 1, usize::MAX / 4] {
+        let e = model.sample(n, &mut StdRng::seed_from_u64(1)).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+    }
+    let (x, labels) = model.sample(0, &mut StdRng::seed_from_u64(1)).unwrap();
+    assert!(x.is_empty() && labels.is_empty());
 }

@@ -1,6 +1,7 @@
 //! Small arbitrary data and options: a fit returns `Ok` with finite
 //! parameters whose weights sum to 1, or a documented `Err`; never a panic,
-//! a hang, or a NaN inside an `Ok`.
+//! a hang, or a NaN inside an `Ok`. A fitted model draws a sample of the
+//! right shape.
 #![no_main]
 
 mod common;
@@ -9,6 +10,8 @@ use common::f64s;
 use libfuzzer_sys::fuzz_target;
 use nogil::Sequential;
 use nogil::gmm::{CovarianceType, GaussianMixture, Init};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 8 {
@@ -46,6 +49,9 @@ fuzz_target!(|data: &[u8]| {
             assert!(all.into_iter().all(|v| v.is_finite()), "non-finite parameter in an Ok fit: {m:?}");
             assert!((m.weights().iter().sum::<f64>() - 1.0).abs() < 1e-9);
             assert!(m.lower_bounds().iter().all(|v| v.is_finite()));
+            let (x, labels) = m.sample(16, &mut StdRng::seed_from_u64(u64::from(opts[1]))).expect("16 points fit in memory");
+            assert_eq!((x.len(), labels.len()), (16 * d, 16));
+            assert!(labels.iter().all(|&c| c < k));
         }
         Err(e) => assert!(!e.to_string().is_empty()),
     }

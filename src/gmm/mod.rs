@@ -49,6 +49,7 @@ use std::str::FromStr;
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 
+use crate::error::try_filled;
 pub use crate::kernels::gauss::Parallelism;
 use crate::kernels::gauss::{Gaussians, PassStats, RowOutput, cholesky, inverse_and_log_det, pass, per_row, rows};
 use crate::sched::{DEFAULT_BLOCK, Executor, Pool, Sequential, map_reduce};
@@ -276,8 +277,10 @@ impl GaussianMixture {
     /// NaN or infinity (naming the first), fewer points than components, a
     /// bad parameter (`n_components` or `n_init` of 0, negative or
     /// non-finite `tol` or `reg_covar`), mis-shaped or non-positive-definite
-    /// initial parameters, and a covariance that is singular even after
-    /// `reg_covar` ([`Error::SingularCovariance`]).
+    /// initial parameters, a covariance that is singular even after
+    /// `reg_covar` ([`Error::SingularCovariance`]), and data whose squared
+    /// deviations overflow ([`Error::CovarianceOverflow`],
+    /// [`Error::NonFiniteLikelihood`]).
     pub fn fit_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], d: usize) -> Result<GaussianMixtureModel, Error> {
         self.check_parameters()?;
         let n = check_data(exec, x, d)?;
@@ -714,17 +717,26 @@ impl GaussianMixtureModel {
         self.lower_bounds.last().copied().unwrap_or(f64::NEG_INFINITY)
     }
 
+    /// The per-row answers; errors as [`predict_with`](Self::predict_with)'s,
+    /// and [`Error::TooLarge`] for an output that cannot be allocated.
     fn rows<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], what: RowOutput) -> Result<Vec<f64>, Error> {
         let n = check_data(exec, x, self.d)?;
-        let mut out = vec![0.0; n * what.width(self.components())];
+        let mut out = try_filled("the output", n, what.width(self.components()), 0.0)?;
         per_row(exec, &self.gaussians, x, what, &mut out);
-        if what != RowOutput::Label && out.iter().any(|v| v.is_nan()) {
+        if out.iter().any(|v| v.is_nan()) {
             return Err(Error::NonFiniteLikelihood { iteration: 0 });
         }
         Ok(out)
     }
 
     /// The most responsible component of each row, on `exec`.
+    ///
+    /// # Errors
+    ///
+    /// This and the other per-row calls (`predict_proba`, `score_samples`,
+    /// `score`, `bic`, `aic`) reject mis-shaped data ([`Error::Shape`]), NaN
+    /// or ±Inf ([`Error::NonFinite`]), and a row so far from every component
+    /// that its squared distances overflow ([`Error::NonFiniteLikelihood`]).
     pub fn predict_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64]) -> Result<Vec<usize>, Error> {
         Ok(self.rows(exec, x, RowOutput::Label)?.into_iter().map(|v| v as usize).collect())
     }
@@ -791,8 +803,15 @@ impl GaussianMixtureModel {
 
     /// Draws `n` points from the mixture: `(x, labels)`, `x` row-major
     /// `n × d`, grouped by component as scikit-learn's `sample` returns them.
-    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> (Vec<f64>, Vec<usize>) {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] if the `n × d` values cannot be allocated, before
+    /// any point is drawn.
+    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Result<(Vec<f64>, Vec<usize>), Error> {
         let (k, d) = (self.components(), self.d);
+        let mut x = try_filled("the sample", n, d, 0.0)?;
+        let mut labels = try_filled("the sample's labels", n, 1, 0)?;
         let mut counts = vec![0usize; k];
         for _ in 0..n {
             let u: f64 = rng.random();
@@ -807,8 +826,9 @@ impl GaussianMixtureModel {
             }
             counts[c] += 1;
         }
-        // Each component's covariance factor: lower L with Σ = L·Lᵀ.
-        let factor = |c: usize| -> Vec<f64> {
+        // Each component's covariance factor: lower L with Σ = L·Lᵀ (it
+        // exists: the model's covariances passed the same factorization).
+        let factor = |c: usize| -> Result<Vec<f64>, Error> {
             let cov = &self.params.covariances;
             match self.covariance_type {
                 CovarianceType::Full => cholesky(&cov[c * d * d..(c + 1) * d * d], d),
@@ -816,25 +836,24 @@ impl GaussianMixtureModel {
                 CovarianceType::Diag => Some(diag_matrix(cov[c * d..(c + 1) * d].iter().map(|v| v.sqrt()), d)),
                 CovarianceType::Spherical => Some(diag_matrix(std::iter::repeat_n(cov[c].sqrt(), d), d)),
             }
-            .expect("a fitted covariance is positive definite")
+            .ok_or(Error::SingularCovariance { component: c })
         };
-        let mut x = Vec::with_capacity(n * d);
-        let mut labels = Vec::with_capacity(n);
         let mut z = vec![0.0; d];
+        let mut rows = x.chunks_exact_mut(d).zip(labels.iter_mut());
         for (c, &count) in counts.iter().enumerate() {
-            let l = factor(c);
+            let l = factor(c)?;
             let mu = &self.params.means[c * d..(c + 1) * d];
-            for _ in 0..count {
+            for (row, label) in rows.by_ref().take(count) {
                 for v in z.iter_mut() {
                     *v = standard_normal(rng);
                 }
-                for i in 0..d {
-                    x.push(mu[i] + (0..=i).map(|j| l[i * d + j] * z[j]).sum::<f64>());
+                for (i, o) in row.iter_mut().enumerate() {
+                    *o = mu[i] + (0..=i).map(|j| l[i * d + j] * z[j]).sum::<f64>();
                 }
-                labels.push(c);
+                *label = c;
             }
         }
-        (x, labels)
+        Ok((x, labels))
     }
 }
 

@@ -193,10 +193,14 @@ pub(crate) fn m_step(t: CovarianceType, d: usize, shift: &[f64], st: &PassStats,
 /// Components for the kernel from parameters, and the precision Cholesky
 /// factors in scikit-learn's convention (`precisions_cholesky_`: for full
 /// and tied the upper-triangular `U` with `U·Uᵀ = Σ⁻¹`; for diag and
-/// spherical `1/σ`). Errors name the first covariance that is not positive
-/// definite.
+/// spherical `1/σ`). Errors name the first covariance that is not finite
+/// (estimated from data whose squares overflow) or not positive definite.
 pub(crate) fn prepare(t: CovarianceType, d: usize, p: &Params) -> Result<(Gaussians, Vec<f64>), Error> {
     let k = p.weights.len();
+    let per = p.covariances.len() / if t == CovarianceType::Tied { 1 } else { k.max(1) };
+    if let Some(i) = p.covariances.iter().position(|v| !v.is_finite()) {
+        return Err(Error::CovarianceOverflow { component: i / per.max(1) });
+    }
     let log_w: Vec<f64> = p.weights.iter().map(|w| w.ln()).collect();
     match t {
         CovarianceType::Full | CovarianceType::Tied => {

@@ -51,6 +51,7 @@ use std::num::NonZeroUsize;
 use std::ops::Range;
 
 use crate::Error;
+use crate::error::try_filled;
 use crate::sched::{Executor, for_each_chunk_mut, map_reduce};
 use crate::simd::{self, F64s, LANES, Matches, exp_nonpositive, hsum, ln_normal, load, load_columns, split_exponent};
 
@@ -1468,14 +1469,15 @@ pub(crate) fn per_row<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64], 
                         }
                         RowOutput::LogLikelihood => o[0] = ll[i],
                         RowOutput::Label => {
-                            // First maximum, as NumPy's argmax.
+                            // First maximum, as NumPy's argmax; NaN where the
+                            // responsibilities are (every density overflowed).
                             let mut best = 0;
                             for c in 1..k {
                                 if lt[c * TILE + i] > lt[best * TILE + i] {
                                     best = c;
                                 }
                             }
-                            o[0] = best as f64;
+                            o[0] = if lt[best * TILE + i].is_nan() { f64::NAN } else { best as f64 };
                         }
                     }
                 }
@@ -1497,7 +1499,7 @@ pub(crate) fn per_row<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64], 
 /// ```
 pub fn log_densities<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64]) -> Result<Vec<f64>, Error> {
     let n = rows(x, g.d)?;
-    let mut out = vec![0.0; n * g.k];
+    let mut out = try_filled("the log-densities", n, g.k, 0.0)?;
     per_row(exec, g, x, RowOutput::LogDensities, &mut out);
     Ok(out)
 }
