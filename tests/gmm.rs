@@ -747,6 +747,17 @@ fn bad_input_is_an_error_never_a_panic() {
     assert_eq!(m.score_samples_with(&Sequential, &bad).unwrap_err(), Error::NonFinite { row: 2, column: 1 });
     assert!(m.score_with(&Sequential, &[]).is_err());
     assert!(GaussianMixtureModel::from_stats(&m.summarize(&Sequential, &x).unwrap(), -1.0).is_err());
+    // Statistics of no data have no M-step (it would return the old means
+    // with made-up weights), whether from an empty chunk or merged empties.
+    let mut none = m.summarize(&Sequential, &[]).unwrap();
+    none.merge(&m.summarize(&Sequential, &[]).unwrap()).unwrap();
+    assert_eq!(GaussianMixtureModel::from_stats(&none, 1e-6).unwrap_err(), Error::TooFewPoints { n: 0, components: 2 });
+    assert_eq!(
+        m.step(&Sequential, &[], Parallelism::Data, 1e-6).unwrap_err(),
+        Error::TooFewPoints { n: 0, components: 2 }
+    );
+    none.merge(&m.summarize(&Sequential, &x[..2]).unwrap()).unwrap();
+    assert!(GaussianMixtureModel::from_stats(&none, 1e-6).is_ok());
     // A pass finds bad data through its non-finite likelihood, wherever in a
     // tile or block the bad row sits.
     let many: Vec<f64> = x.iter().copied().cycle().take(2 * 5003).collect();

@@ -598,8 +598,15 @@ impl GaussianMixtureModel {
 
     /// The M-step from merged statistics: the model that EM's next iteration
     /// would produce from the data the statistics summarize.
+    ///
+    /// Errors on statistics of no data ([`Error::TooFewPoints`]: there is no
+    /// M-step of nothing), a bad `reg_covar`, and a covariance that is
+    /// singular or overflows.
     pub fn from_stats(stats: &SufficientStats, reg_covar: f64) -> Result<Self, Error> {
         non_negative("reg_covar", reg_covar)?;
+        if stats.samples == 0 {
+            return Err(Error::TooFewPoints { n: 0, components: stats.components() });
+        }
         let params = m_step(stats.covariance_type, stats.d, &stats.shift, &stats.pass, reg_covar);
         Self::from_params(stats.covariance_type, stats.d, params)
     }
@@ -646,9 +653,6 @@ impl GaussianMixtureModel {
         reg_covar: f64,
     ) -> Result<(GaussianMixtureModel, f64), Error> {
         let stats = self.summarize_as(exec, x, parallelism)?;
-        if stats.samples == 0 {
-            return Err(Error::TooFewPoints { n: 0, components: self.components() });
-        }
         let next = Self::from_stats(&stats, reg_covar)?;
         Ok((next, stats.pass.loglik / stats.samples as f64))
     }
