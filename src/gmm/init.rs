@@ -197,8 +197,15 @@ fn add_vecs(mut a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
     a
 }
 
-/// The mean over features of each feature's variance (shifted by the first row).
+/// The mean over features of each feature's variance.
 fn mean_variance<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> f64 {
+    column_moments(exec, x, d).1.iter().sum::<f64>() / d as f64
+}
+
+/// Each feature's mean and (population) variance, in one pass over the
+/// fixed blocks of `exec`'s reduction; sums of `x − x₀`, shifted by the
+/// first row, so that data far from the origin keep their digits.
+pub(crate) fn column_moments<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
     let n = x.len() / d;
     let first = &x[..d];
     let m = map_reduce(
@@ -218,9 +225,11 @@ fn mean_variance<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> f64 {
         },
         add_vecs,
     )
-    .unwrap_or_default();
+    .unwrap_or_else(|| vec![0.0; 2 * d]);
     let nf = n as f64;
-    (0..d).map(|j| (m[d + j] / nf - (m[j] / nf).powi(2)).max(0.0)).sum::<f64>() / d as f64
+    let means = (0..d).map(|j| first[j] + m[j] / nf).collect();
+    let variances = (0..d).map(|j| (m[d + j] / nf - (m[j] / nf).powi(2)).max(0.0)).collect();
+    (means, variances)
 }
 
 /// `k` distinct rows chosen uniformly.

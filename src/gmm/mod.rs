@@ -385,7 +385,7 @@ impl GaussianMixture {
                 one_hot(&chosen, rows_of(&chosen))
             }
             Init::Random => {
-                let mean = column_means(x, d);
+                let (mean, _) = init::column_moments(exec, x, d);
                 let shift: Vec<f64> = mean.repeat(k);
                 let st = init::resp_stats(exec, x, d, &shift, mo, |i, r| init::random_responsibilities(seed, i, r));
                 m_step(t, d, &shift, &st, self.reg_covar)
@@ -443,18 +443,6 @@ fn non_negative(name: &'static str, value: f64) -> Result<(), Error> {
     } else {
         Err(Error::InvalidParameter { name, value: value.to_string(), expected: "a finite value >= 0" })
     }
-}
-
-fn column_means(x: &[f64], d: usize) -> Vec<f64> {
-    let n = (x.len() / d) as f64;
-    let first = &x[..d];
-    let mut m = vec![0.0; d];
-    for row in x.chunks_exact(d) {
-        for j in 0..d {
-            m[j] += row[j] - first[j];
-        }
-    }
-    (0..d).map(|j| first[j] + m[j] / n).collect()
 }
 
 fn check_given(p: &InitialParams, t: CovarianceType, k: usize, d: usize) -> Result<(), Error> {
