@@ -938,18 +938,18 @@ fn tile_diffs(d: usize, mu: &[f64], tile: &mut Tile) {
 }
 
 /// [`Dim::log_density`] for large `d`: the differences of the whole tile
-/// first, then `y = W·(x − μ)` four groups at a time, so each broadcast
-/// factor entry feeds four multiply-adds.
+/// first, then `y = W·(x − μ)` eight groups at a time, so each broadcast
+/// factor entry feeds eight multiply-adds.
 fn tile_log_density_blocked(d: usize, g: &Gaussians, c: usize, tile: &mut Tile, out: &mut [F64s]) {
     tile_diffs(d, g.mean(c), tile);
     let (w, konst) = (g.scaled_w(c), F64s::splat(g.consts[c]));
     let groups = tile.groups();
-    let (blocks, rest) = out[..groups].as_chunks_mut::<4>();
+    let (blocks, rest) = out[..groups].as_chunks_mut::<8>();
     for (b, o) in blocks.iter_mut().enumerate() {
-        *o = log_density_groups::<4>(d, g.factor, w, konst, &tile.dt, 4 * b);
+        *o = log_density_groups::<8>(d, g.factor, w, konst, &tile.dt, 8 * b);
     }
     for (i, o) in rest.iter_mut().enumerate() {
-        *o = log_density_groups::<1>(d, g.factor, w, konst, &tile.dt, 4 * blocks.len() + i)[0];
+        *o = log_density_groups::<1>(d, g.factor, w, konst, &tile.dt, 8 * blocks.len() + i)[0];
     }
 }
 
@@ -967,19 +967,51 @@ fn log_density_groups<const N: usize>(
 ) -> [F64s; N] {
     let mut l = [konst; N];
     let x = |j: usize| -> &[F64s; N] { dt[j * G + first..j * G + first + N].try_into().expect("N groups") };
+    // One row of y: Σⱼ wᵢⱼ·xⱼ in ascending j, then l −= y².
+    let row = |i: usize, l: &mut [F64s; N]| {
+        let mut y = [F64s::splat(0.0); N];
+        for j in 0..=i {
+            let (wij, xj) = (F64s::splat(w[i * d + j]), x(j));
+            for b in 0..N {
+                y[b] = xj[b].mul_add(wij, y[b]);
+            }
+        }
+        for b in 0..N {
+            l[b] = y[b].mul_neg_add(y[b], l[b]);
+        }
+    };
     match factor {
         Factor::Triangular => {
-            for i in 0..d {
-                let mut y = [F64s::splat(0.0); N];
+            // Rows i and i + 1 together, in the same order as `row` twice:
+            // each xⱼ loaded once feeds two rows, and 2N chains of dependent
+            // multiply-adds cover the latency that N alone left exposed on a
+            // core with two FMA pipes (one row over four groups took up to a
+            // quarter longer at d = 32 on a Xeon).
+            let mut i = 0;
+            while i + 1 < d {
+                let mut y0 = [F64s::splat(0.0); N];
+                let mut y1 = [F64s::splat(0.0); N];
                 for j in 0..=i {
-                    let (wij, xj) = (F64s::splat(w[i * d + j]), x(j));
+                    let (w0, w1, xj) = (F64s::splat(w[i * d + j]), F64s::splat(w[(i + 1) * d + j]), x(j));
                     for b in 0..N {
-                        y[b] = xj[b].mul_add(wij, y[b]);
+                        y0[b] = xj[b].mul_add(w0, y0[b]);
+                        y1[b] = xj[b].mul_add(w1, y1[b]);
                     }
                 }
+                let (w1, xj) = (F64s::splat(w[(i + 1) * d + i + 1]), x(i + 1));
                 for b in 0..N {
-                    l[b] = y[b].mul_neg_add(y[b], l[b]);
+                    y1[b] = xj[b].mul_add(w1, y1[b]);
                 }
+                for b in 0..N {
+                    l[b] = y0[b].mul_neg_add(y0[b], l[b]);
+                }
+                for b in 0..N {
+                    l[b] = y1[b].mul_neg_add(y1[b], l[b]);
+                }
+                i += 2;
+            }
+            if i < d {
+                row(i, &mut l);
             }
         }
         Factor::Diagonal => {
