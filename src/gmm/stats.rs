@@ -197,9 +197,9 @@ pub(crate) fn m_step(t: CovarianceType, d: usize, shift: &[f64], st: &PassStats,
 /// (estimated from data whose squares overflow) or not positive definite.
 pub(crate) fn prepare(t: CovarianceType, d: usize, p: &Params) -> Result<(Gaussians, Vec<f64>), Error> {
     let k = p.weights.len();
-    let per = p.covariances.len() / if t == CovarianceType::Tied { 1 } else { k.max(1) };
     if let Some(i) = p.covariances.iter().position(|v| !v.is_finite()) {
-        return Err(Error::CovarianceOverflow { component: i / per.max(1) });
+        // `len(1, d)` values per covariance (one in all for tied).
+        return Err(Error::CovarianceOverflow { component: i / t.len(1, d) });
     }
     let log_w: Vec<f64> = p.weights.iter().map(|w| w.ln()).collect();
     match t {
