@@ -724,8 +724,14 @@ fn bad_input_is_an_error_never_a_panic() {
     let given = |p: InitialParams| GaussianMixture::new(2).init(Init::Given(p));
     let err = fit(given(InitialParams { means: Some(vec![0.0; 3]), ..Default::default() }), &x, 2);
     assert!(matches!(err, Error::Shape { .. }), "{err}");
-    let err = fit(given(InitialParams { weights: Some(vec![0.7, 0.7]), ..Default::default() }), &x, 2);
-    assert!(matches!(err, Error::InvalidParameter { name: "weights_init", .. }), "{err}");
+    for w in [vec![0.7, 0.7], vec![0.5, 0.500_000_1], vec![0.5, 0.5 + 2e-8], vec![1.0 + 1e-9, -1e-9]] {
+        let err = fit(given(InitialParams { weights: Some(w), ..Default::default() }), &x, 2);
+        assert!(matches!(err, Error::InvalidParameter { name: "weights_init", .. }), "{err}");
+    }
+    // Within scikit-learn's 1e-8 of 1, the weights are accepted as given.
+    let near = vec![0.25, 0.75 + 5e-9];
+    let ok = given(InitialParams { weights: Some(near.clone()), ..Default::default() }).max_iter(0).fit(&x, 2);
+    assert_eq!(ok.expect("a sum within 1e-8 of 1 is accepted").weights(), &near[..]);
     let not_pd = vec![1.0, 0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 1.0];
     let err = fit(given(InitialParams { covariances: Some(not_pd.clone()), ..Default::default() }), &x, 2);
     assert_eq!(err, Error::NotPositiveDefinite { what: "covariances_init", component: 1 });

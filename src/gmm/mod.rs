@@ -128,7 +128,8 @@ impl CovarianceType {
 /// `means_init` and `precisions_init`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct InitialParams {
-    /// `k` weights, non-negative, summing to 1.
+    /// `k` weights in `[0, 1]`, summing to 1 within `1e-8` (scikit-learn's
+    /// tolerance). They are used as given, not renormalized.
     pub weights: Option<Vec<f64>>,
     /// `k × d` means, row-major.
     pub means: Option<Vec<f64>>,
@@ -456,11 +457,11 @@ fn check_given(p: &InitialParams, t: CovarianceType, k: usize, d: usize) -> Resu
     if let Some(w) = &p.weights {
         shape("weights_init (values)", k, w.len())?;
         let sum: f64 = w.iter().sum();
-        if w.iter().any(|v| !(0.0..=1.0).contains(v)) || (sum - 1.0).abs() > 1e-6 {
+        if w.iter().any(|v| !(0.0..=1.0).contains(v)) || (sum - 1.0).abs() > 1e-8 {
             return Err(Error::InvalidParameter {
                 name: "weights_init",
                 value: format!("{w:?}"),
-                expected: "values in [0, 1] summing to 1",
+                expected: "values in [0, 1] summing to 1 within 1e-8",
             });
         }
     }
