@@ -9,13 +9,12 @@
 #![allow(clippy::needless_range_loop)]
 
 use std::num::NonZeroUsize;
-use std::ops::Range;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, seq::index};
 
 use crate::kernels::gauss::{Gaussians, Moments, PassStats, nearest_pass};
-use crate::sched::{DEFAULT_BLOCK, Executor, for_each_chunk_mut, map_reduce};
+use crate::sched::{DEFAULT_BLOCK, Executor, for_each_chunk_mut, map_reduce, pairwise_tree};
 
 /// Rows per block of the initialization's reductions.
 const BLOCK: NonZeroUsize = DEFAULT_BLOCK;
@@ -51,10 +50,12 @@ macro_rules! by_dim {
 /// per centre, sampled by squared distance, the one that lowers the potential
 /// most kept). Returns the indices of the chosen rows.
 ///
-/// Two passes per centre: one scores every candidate at once, one lowers
-/// each row's distance to the new centre and sums the distances of each
-/// fixed block; a candidate is then found from the blocks' sums and a scan
-/// of one block, with no running sum over all rows.
+/// One pass per centre: it lowers each row's distance by the centre chosen
+/// last, then scores every candidate, keeping each fixed block's score. The
+/// chosen candidate's block scores are the block sums of the lowered
+/// distances, from which the next candidates are found: a block by the sums,
+/// then a scan of its rows (lowered first, so the pass that follows lowers
+/// them again to the same values), with no running sum over all rows.
 pub(crate) fn kmeans_plusplus<E: Executor + ?Sized>(
     exec: &E,
     x: &[f64],
@@ -67,52 +68,89 @@ pub(crate) fn kmeans_plusplus<E: Executor + ?Sized>(
     let trials = 2 + (k as f64).ln() as usize;
     let first = rng.random_range(0..n);
     let mut chosen = vec![first];
-    let mut closest: Vec<f64> = vec![f64::INFINITY; n];
-    let mut sums = lower_closest(exec, x, d, &mut closest, row(first));
+    // Zeroed pages from the allocator, first written by the pass's threads.
+    let mut closest: Vec<f64> = vec![0.0; n];
+    let mut sums = distances(exec, x, d, &mut closest, row(first));
+    // The centre chosen last when `closest` does not count it yet.
+    let mut pending: Option<&[f64]> = None;
     while chosen.len() < k {
         let pot: f64 = sums.iter().sum();
-        let cands: Vec<usize> =
-            (0..trials).map(|_| sample(&closest, &sums, rng.random::<f64>() * pot).min(n - 1)).collect();
+        let mut lower = |b: usize, block: &mut [f64]| {
+            if let Some(p) = pending {
+                by_dim!(d, lower_block(&x[b * BLOCK.get() * d..], d, block, p));
+            }
+        };
+        let cands: Vec<usize> = (0..trials)
+            .map(|_| sample(&mut closest, &sums, rng.random::<f64>() * pot, &mut lower).min(n - 1))
+            .collect();
         let centers: Vec<&[f64]> = cands.iter().map(|&c| row(c)).collect();
-        let pots = map_reduce(exec, n, BLOCK, |rows| by_dim!(d, potentials(x, d, &closest, rows, &centers)), add_vecs)
-            .unwrap_or_default();
+        let scores = lower_and_score(exec, x, d, &mut closest, pending, &centers);
+        // The candidates' potentials, summed over the blocks' tree.
+        let pots = pairwise_tree(scores.clone(), add_vecs).unwrap_or_default();
         // The first candidate of least potential.
         let best = (1..trials).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
-        sums = lower_closest(exec, x, d, &mut closest, row(cands[best]));
+        sums = scores.iter().map(|s| s[best]).collect();
+        pending = Some(row(cands[best]));
         chosen.push(cands[best]);
     }
     chosen
 }
 
-/// Lowers `closest[i]` to the squared distance from row `i` to `center`,
-/// and returns the sum of `closest` over each block of [`BLOCK`] rows.
-fn lower_closest<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) -> Vec<f64> {
+/// Sets `closest[i]` to the squared distance from row `i` to `center`, and
+/// returns the sum of `closest` over each block of [`BLOCK`] rows.
+fn distances<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) -> Vec<f64> {
     let mut blocks: Vec<(&mut [f64], f64)> = closest.chunks_mut(BLOCK.get()).map(|c| (c, 0.0)).collect();
     for_each_chunk_mut(exec, &mut blocks, 1, |ids, out| {
         for (b, (part, sum)) in ids.zip(out) {
-            *sum = by_dim!(d, lower_block(&x[b * BLOCK.get() * d..], d, part, center));
+            *sum = by_dim!(d, distance_block(&x[b * BLOCK.get() * d..], d, part, center));
         }
     });
     blocks.into_iter().map(|(_, s)| s).collect()
 }
 
-/// [`lower_closest`] of one block, whose rows start `x`; returns its sum.
-fn lower_block<const D: usize>(x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) -> f64 {
+/// [`distances`] of one block, whose rows start `x`; returns its sum.
+fn distance_block<const D: usize>(x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) -> f64 {
     for (o, r) in closest.iter_mut().zip(x.chunks_exact(d)) {
-        *o = o.min(dist2::<D>(r, center, d));
+        *o = dist2::<D>(r, center, d);
     }
     sum4(closest.iter().copied())
 }
 
-/// `Σ min(closest, ‖x − c‖²)` over `rows` for each of `centers`.
-fn potentials<const D: usize>(
+/// For each block of [`BLOCK`] rows: lowers `closest` by `pending` (if
+/// any), then `Σ min(closest, ‖x − c‖²)` over the block for each of
+/// `centers`.
+fn lower_and_score<E: Executor + ?Sized>(
+    exec: &E,
     x: &[f64],
     d: usize,
-    closest: &[f64],
-    rows: Range<usize>,
+    closest: &mut [f64],
+    pending: Option<&[f64]>,
     centers: &[&[f64]],
-) -> Vec<f64> {
-    let (x, closest) = (&x[rows.start * d..rows.end * d], &closest[rows]);
+) -> Vec<Vec<f64>> {
+    let mut blocks: Vec<(&mut [f64], Vec<f64>)> = closest.chunks_mut(BLOCK.get()).map(|c| (c, Vec::new())).collect();
+    for_each_chunk_mut(exec, &mut blocks, 1, |ids, out| {
+        for (b, (part, scores)) in ids.zip(out) {
+            let x = &x[b * BLOCK.get() * d..];
+            if let Some(p) = pending {
+                by_dim!(d, lower_block(x, d, part, p));
+            }
+            *scores = by_dim!(d, potentials(x, d, part, centers));
+        }
+    });
+    blocks.into_iter().map(|(_, s)| s).collect()
+}
+
+/// Lowers `closest` of one block, whose rows start `x`, to the squared
+/// distance to `center` where that is less.
+fn lower_block<const D: usize>(x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) {
+    for (o, r) in closest.iter_mut().zip(x.chunks_exact(d)) {
+        *o = o.min(dist2::<D>(r, center, d));
+    }
+}
+
+/// `Σ min(closest, ‖x − c‖²)` over the rows of `closest`, which start `x`,
+/// for each of `centers`.
+fn potentials<const D: usize>(x: &[f64], d: usize, closest: &[f64], centers: &[&[f64]]) -> Vec<f64> {
     let rows = || x.chunks_exact(d).zip(closest);
     centers.iter().map(|c| sum4(rows().map(|(r, &v)| v.min(dist2::<D>(r, c, d))))).collect()
 }
@@ -131,16 +169,20 @@ fn sum4(values: impl Iterator<Item = f64>) -> f64 {
 
 /// The first row whose running sum of `closest` reaches `target`, from the
 /// blocks' `sums` (to find the block) and one block's rows; `closest.len()`
-/// if rounding leaves the total short of `target`.
-fn sample(closest: &[f64], sums: &[f64], target: f64) -> usize {
+/// if rounding leaves the total short of `target`. `lower(b, block)` is
+/// called on each block before its rows are read.
+fn sample(closest: &mut [f64], sums: &[f64], target: f64, mut lower: impl FnMut(usize, &mut [f64])) -> usize {
     let mut before = 0.0;
     for (b, &sum) in sums.iter().enumerate() {
         if before + sum >= target {
             let mut acc = before;
-            for (i, &v) in closest.iter().enumerate().skip(b * BLOCK.get()) {
-                acc += v;
-                if acc >= target {
-                    return i;
+            for (c, block) in closest.chunks_mut(BLOCK.get()).enumerate().skip(b) {
+                lower(c, block);
+                for (i, &v) in block.iter().enumerate() {
+                    acc += v;
+                    if acc >= target {
+                        return c * BLOCK.get() + i;
+                    }
                 }
             }
             return closest.len();
@@ -318,7 +360,7 @@ mod tests {
     #[test]
     fn sample_finds_the_first_row_whose_running_sum_reaches_the_target() {
         let n = 3 * BLOCK.get() + 17;
-        let closest: Vec<f64> = (0..n).map(|i| ((i * 7919) % 5) as f64).collect();
+        let mut closest: Vec<f64> = (0..n).map(|i| ((i * 7919) % 5) as f64).collect();
         let sums: Vec<f64> = closest.chunks(BLOCK.get()).map(|c| c.iter().sum()).collect();
         let mut running = Vec::with_capacity(n);
         let mut acc = 0.0;
@@ -336,7 +378,61 @@ mod tests {
         targets.extend((0..steps).map(|i| total * i as f64 / steps as f64));
         for t in targets {
             let want = running.partition_point(|&c| c < t);
-            assert_eq!(sample(&closest, &sums, t), want, "target {t}");
+            assert_eq!(sample(&mut closest, &sums, t, |_, _| {}), want, "target {t}");
         }
+    }
+
+    /// The one-pass seeding picks the rows a plain k-means++ picks from the
+    /// same draws: a running sum over all rows, every distance lowered at
+    /// once. Integer coordinates make every sum exact, so the order of
+    /// additions cannot hide a stale distance; chosen rows fall in every
+    /// whole block, and the data cross several blocks on several threads.
+    #[test]
+    #[cfg_attr(miri, ignore = "no unsafe code of its own; the executors' unsafe paths run under Miri elsewhere")]
+    fn seeding_picks_the_rows_a_plain_kmeans_plus_plus_picks() {
+        use crate::sched::{Pool, Sequential};
+        use rand::SeedableRng;
+        let (n, d, k) = (3 * BLOCK.get() + 17, 2, 7);
+        let x: Vec<f64> = (0..n * d).map(|i| ((i * 7919 + i / 3) % 61) as f64).collect();
+        let plain = |seed: u64| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let row = |i: usize| &x[i * d..(i + 1) * d];
+            let dist = |a: &[f64], b: &[f64]| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
+            let trials = 2 + (k as f64).ln() as usize;
+            let mut chosen = vec![rng.random_range(0..n)];
+            let mut closest: Vec<f64> = (0..n).map(|i| dist(row(i), row(chosen[0]))).collect();
+            while chosen.len() < k {
+                let pot: f64 = closest.iter().sum();
+                let cands: Vec<usize> = (0..trials)
+                    .map(|_| {
+                        let target = rng.random::<f64>() * pot;
+                        let mut acc = 0.0;
+                        closest.iter().position(|&v| {
+                            acc += v;
+                            acc >= target
+                        })
+                    })
+                    .map(|i| i.unwrap_or(n).min(n - 1))
+                    .collect();
+                let pots: Vec<f64> =
+                    cands.iter().map(|&c| (0..n).map(|i| closest[i].min(dist(row(i), row(c)))).sum()).collect();
+                let best = (1..trials).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
+                for i in 0..n {
+                    closest[i] = closest[i].min(dist(row(i), row(cands[best])));
+                }
+                chosen.push(cands[best]);
+            }
+            chosen
+        };
+        let pool = Pool::new(3).unwrap();
+        let mut blocks = std::collections::BTreeSet::new();
+        for seed in 0..12 {
+            let want = plain(seed);
+            blocks.extend(want.iter().map(|&i| i / BLOCK.get()));
+            for exec in [&Sequential as &dyn Executor, &pool] {
+                assert_eq!(kmeans_plusplus(exec, &x, d, k, &mut StdRng::seed_from_u64(seed)), want, "seed {seed}");
+            }
+        }
+        assert!(blocks.len() >= n / BLOCK.get(), "some whole block never held a chosen row: {blocks:?}");
     }
 }

@@ -77,12 +77,19 @@ where
             unsafe { *slots.0[b].get() = Some(value) };
         }
     });
-    let mut level: Vec<T> = slots
+    let level: Vec<T> = slots
         .0
         .into_vec()
         .into_iter()
         .map(|cell| cell.into_inner().expect("Executor contract: every block is visited"))
         .collect();
+    pairwise_tree(level, reduce)
+}
+
+/// Combines `level` in [`map_reduce`]'s fixed pairwise tree: `(p0 ⊕ p1),
+/// (p2 ⊕ p3), …`, an odd last one carried up, until one remains. `None`
+/// when `level` is empty.
+pub(crate) fn pairwise_tree<T>(mut level: Vec<T>, reduce: impl Fn(T, T) -> T) -> Option<T> {
     while level.len() > 1 {
         let mut next = Vec::with_capacity(level.len().div_ceil(2));
         let mut it = level.into_iter();
