@@ -15,6 +15,7 @@ use rand::{RngExt, seq::index};
 
 use crate::kernels::gauss::{Gaussians, Moments, PassStats, nearest_pass};
 use crate::sched::{DEFAULT_BLOCK, Executor, for_each_chunk_mut, map_reduce, pairwise_tree};
+use crate::simd::{F64s, LANES, hsum, load, load_columns};
 
 /// Rows per block of the initialization's reductions.
 const BLOCK: NonZeroUsize = DEFAULT_BLOCK;
@@ -110,10 +111,19 @@ fn distances<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize, closest: &mut 
 
 /// [`distances`] of one block, whose rows start `x`; returns its sum.
 fn distance_block<const D: usize>(x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) -> f64 {
-    for (o, r) in closest.iter_mut().zip(x.chunks_exact(d)) {
-        *o = dist2::<D>(r, center, d);
+    if D == 0 {
+        for (o, r) in closest.iter_mut().zip(x.chunks_exact(d)) {
+            *o = dist2::<D>(r, center, d);
+        }
+        return sum4(closest.iter().copied());
     }
-    sum4(closest.iter().copied())
+    let mut sum = F64s::splat(0.0);
+    for_groups::<D, true>(x, closest, |cols, _, valid| {
+        let v = dist_columns(cols, center);
+        sum += v & valid;
+        v
+    });
+    hsum(sum)
 }
 
 /// For each block of [`BLOCK`] rows: lowers `closest` by `pending` (if
@@ -130,29 +140,101 @@ fn lower_and_score<E: Executor + ?Sized>(
     let mut blocks: Vec<(&mut [f64], Vec<f64>)> = closest.chunks_mut(BLOCK.get()).map(|c| (c, Vec::new())).collect();
     for_each_chunk_mut(exec, &mut blocks, 1, |ids, out| {
         for (b, (part, scores)) in ids.zip(out) {
-            let x = &x[b * BLOCK.get() * d..];
-            if let Some(p) = pending {
-                by_dim!(d, lower_block(x, d, part, p));
-            }
-            *scores = by_dim!(d, potentials(x, d, part, centers));
+            *scores = by_dim!(d, lower_and_score_block(&x[b * BLOCK.get() * d..], d, part, pending, centers));
         }
     });
     blocks.into_iter().map(|(_, s)| s).collect()
 }
 
+/// [`lower_and_score`] of one block, whose rows start `x`.
+fn lower_and_score_block<const D: usize>(
+    x: &[f64],
+    d: usize,
+    closest: &mut [f64],
+    pending: Option<&[f64]>,
+    centers: &[&[f64]],
+) -> Vec<f64> {
+    if D == 0 {
+        if let Some(p) = pending {
+            lower_block::<D>(x, d, closest, p);
+        }
+        let rows = || x.chunks_exact(d).zip(&*closest);
+        return centers.iter().map(|c| sum4(rows().map(|(r, &v)| v.min(dist2::<D>(r, c, d))))).collect();
+    }
+    let mut sums = vec![F64s::splat(0.0); centers.len()];
+    let mut score = |cols: &[F64s; D], v: F64s, valid: F64s| {
+        let v = pending.map_or(v, |p| v.min(dist_columns(cols, p)));
+        for (sum, c) in sums.iter_mut().zip(centers) {
+            *sum += v.min(dist_columns(cols, c)) & valid;
+        }
+        v
+    };
+    // Without a centre to lower by, the distances are read, not rewritten.
+    if pending.is_some() {
+        for_groups::<D, true>(x, closest, &mut score);
+    } else {
+        for_groups::<D, false>(x, closest, &mut score);
+    }
+    sums.into_iter().map(hsum).collect()
+}
+
 /// Lowers `closest` of one block, whose rows start `x`, to the squared
 /// distance to `center` where that is less.
 fn lower_block<const D: usize>(x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) {
-    for (o, r) in closest.iter_mut().zip(x.chunks_exact(d)) {
-        *o = o.min(dist2::<D>(r, center, d));
+    if D == 0 {
+        for (o, r) in closest.iter_mut().zip(x.chunks_exact(d)) {
+            *o = o.min(dist2::<D>(r, center, d));
+        }
+    } else {
+        for_groups::<D, true>(x, closest, |cols, v, _| v.min(dist_columns(cols, center)));
     }
 }
 
-/// `Σ min(closest, ‖x − c‖²)` over the rows of `closest`, which start `x`,
-/// for each of `centers`.
-fn potentials<const D: usize>(x: &[f64], d: usize, closest: &[f64], centers: &[&[f64]]) -> Vec<f64> {
-    let rows = || x.chunks_exact(d).zip(closest);
-    centers.iter().map(|c| sum4(rows().map(|(r, &v)| v.min(dist2::<D>(r, c, d))))).collect()
+/// Walks the rows of `closest`, which start `x`, `LANES` at a time, for
+/// `D ≥ 1`: `f(columns, closest, valid)` gets the rows' coordinates as `D`
+/// vectors, their `closest` values, and the mask of the lanes that hold a
+/// row (all of them but in a last, partial group, whose other lanes repeat
+/// its last row and hold 0). What `f` returns is written back to `closest`
+/// when `WRITE`.
+#[inline(always)]
+fn for_groups<const D: usize, const WRITE: bool>(
+    x: &[f64],
+    closest: &mut [f64],
+    mut f: impl FnMut(&[F64s; D], F64s, F64s) -> F64s,
+) {
+    let n = closest.len();
+    let (rows, _) = x[..n * D].as_chunks::<D>();
+    let (whole, rest) = rows.as_chunks::<LANES>();
+    let (cl_whole, cl_rest) = closest.as_chunks_mut::<LANES>();
+    let lane = F64s::new(std::array::from_fn(|i| i as f64));
+    let all = lane.simd_lt(F64s::splat(LANES as f64));
+    for (g, cl) in whole.iter().zip(cl_whole) {
+        let v = f(&load_columns(g), load(cl), all);
+        if WRITE {
+            *cl = v.to_array();
+        }
+    }
+    if let Some(&last) = rest.last() {
+        let g: [[f64; D]; LANES] = std::array::from_fn(|i| rest.get(i).copied().unwrap_or(last));
+        let mut cl = [0.0; LANES];
+        cl[..rest.len()].copy_from_slice(cl_rest);
+        let v = f(&load_columns(&g), load(&cl), lane.simd_lt(F64s::splat(rest.len() as f64)));
+        if WRITE {
+            cl_rest.copy_from_slice(&v.to_array()[..rest.len()]);
+        }
+    }
+}
+
+/// [`dist2`] of `LANES` rows given as columns: the same squares, summed in
+/// the same order, so each lane has the bits `dist2` gives its row.
+#[inline(always)]
+fn dist_columns<const D: usize>(cols: &[F64s; D], c: &[f64]) -> F64s {
+    let mut s = F64s::splat(0.0);
+    for j in 0..D {
+        let t = cols[j] - F64s::splat(c[j]);
+        s += t * t;
+    }
+    s
 }
 
 /// The sum of `values` as four running sums (value `i` into sum `i % 4`),
