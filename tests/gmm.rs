@@ -711,6 +711,14 @@ fn bad_input_is_an_error_never_a_panic() {
     assert_eq!(fit(GaussianMixture::new(2), &bad, 2), Error::NonFinite { row: 2, column: 1 });
     bad[5] = f64::NEG_INFINITY;
     assert_eq!(fit(GaussianMixture::new(2), &bad, 2), Error::NonFinite { row: 2, column: 1 });
+    // The first bad value of many, deep in the vectorized part of a block
+    // (blocks of 4096 values): extreme finite values beside it are fine.
+    let mut big: Vec<f64> = (0..10_000).map(|i| (i % 97) as f64).collect();
+    big[..4].copy_from_slice(&[f64::MAX, -f64::MAX, 5e-324, -0.0]);
+    for (at, v) in [(9001, f64::NAN), (5003, f64::NEG_INFINITY), (7000, f64::INFINITY)] {
+        big[at] = v;
+    }
+    assert_eq!(fit(GaussianMixture::new(2), &big, 4), Error::NonFinite { row: 1250, column: 3 });
     assert_eq!(fit(GaussianMixture::new(5), &x, 2), Error::TooFewPoints { n: 4, components: 5 });
     assert!(matches!(fit(GaussianMixture::new(0), &x, 2), Error::InvalidParameter { name: "n_components", .. }));
     assert!(matches!(fit(GaussianMixture::new(2).n_init(0), &x, 2), Error::InvalidParameter { name: "n_init", .. }));

@@ -53,6 +53,7 @@ use crate::error::try_filled;
 pub use crate::kernels::gauss::Parallelism;
 use crate::kernels::gauss::{Gaussians, PassStats, RowOutput, cholesky, inverse_and_log_det, pass, per_row, rows};
 use crate::sched::{DEFAULT_BLOCK, Executor, Pool, Sequential, map_reduce};
+use crate::simd::{self, F64s};
 use crate::{Error, Schedule};
 pub use stats::SufficientStats;
 use stats::{Params, m_step, moments, prepare};
@@ -425,8 +426,13 @@ fn check_data<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> Result<usi
         x.len(),
         DEFAULT_BLOCK,
         |r| {
+            // `v·0` is ±0 for finite `v` and NaN otherwise, so the block's
+            // sum of them is NaN exactly when it holds a bad value: a
+            // vectorized sum, then a scan only of a block that has one.
+            let zero = F64s::splat(0.0);
+            let bad = simd::fold4(&x[r.clone()], |a, v| a + v * zero, |a, v| a + v * 0.0).is_nan();
             let start = r.start;
-            x[r].iter().position(|v| !v.is_finite()).map(|i| start + i)
+            bad.then(|| x[r].iter().position(|v| !v.is_finite()).map(|i| start + i)).flatten()
         },
         |a, b| a.or(b),
     )
