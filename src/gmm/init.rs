@@ -492,18 +492,18 @@ mod tests {
     /// same draws: a running sum over all rows, every distance lowered at
     /// once. Integer coordinates make every sum exact, so the order of
     /// additions cannot hide a stale distance; chosen rows fall in every
-    /// whole block, and the data cross several blocks on several threads.
+    /// whole block, and the data cross several blocks on several threads;
+    /// `d` = 2 and 3 take the vectorized passes, `d` = 5 the general ones.
     #[test]
     #[cfg_attr(miri, ignore = "no unsafe code of its own; the executors' unsafe paths run under Miri elsewhere")]
     fn seeding_picks_the_rows_a_plain_kmeans_plus_plus_picks() {
         use crate::sched::{Pool, Sequential};
         use rand::SeedableRng;
-        let (n, d, k) = (3 * BLOCK.get() + 17, 2, 7);
-        let x: Vec<f64> = (0..n * d).map(|i| ((i * 7919 + i / 3) % 61) as f64).collect();
-        let plain = |seed: u64| {
+        let (n, k) = (3 * BLOCK.get() + 17, 7);
+        let plain = |x: &[f64], d: usize, seed: u64| {
             let mut rng = StdRng::seed_from_u64(seed);
             let row = |i: usize| &x[i * d..(i + 1) * d];
-            let dist = |a: &[f64], b: &[f64]| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
+            let dist = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| (p - q).powi(2)).sum::<f64>();
             let trials = 2 + (k as f64).ln() as usize;
             let mut chosen = vec![rng.random_range(0..n)];
             let mut closest: Vec<f64> = (0..n).map(|i| dist(row(i), row(chosen[0]))).collect();
@@ -531,21 +531,25 @@ mod tests {
             chosen
         };
         let pool = Pool::new(3).unwrap();
-        let mut blocks = std::collections::BTreeSet::new();
-        for seed in 0..12 {
-            let want = plain(seed);
-            blocks.extend(want.iter().map(|&i| i / BLOCK.get()));
-            for exec in [&Sequential as &dyn Executor, &pool] {
-                assert_eq!(kmeans_plusplus(exec, &x, d, k, &mut StdRng::seed_from_u64(seed)), want, "seed {seed}");
+        for d in [2, 3, 5] {
+            let x: Vec<f64> = (0..n * d).map(|i| ((i * 7919 + i / 3) % 61) as f64).collect();
+            let mut blocks = std::collections::BTreeSet::new();
+            for seed in 0..12 {
+                let want = plain(&x, d, seed);
+                blocks.extend(want.iter().map(|&i| i / BLOCK.get()));
+                for exec in [&Sequential as &dyn Executor, &pool] {
+                    let got = kmeans_plusplus(exec, &x, d, k, &mut StdRng::seed_from_u64(seed));
+                    assert_eq!(got, want, "d = {d}, seed {seed}");
+                }
             }
+            assert!(blocks.len() >= n / BLOCK.get(), "d = {d}: a whole block never held a chosen row: {blocks:?}");
         }
-        assert!(blocks.len() >= n / BLOCK.get(), "some whole block never held a chosen row: {blocks:?}");
     }
 
     /// Column means and variances against a plain two-pass computation
-    /// (whose sums are exact here), on data far from the origin, for the vectorized `d` and the general
-    /// one, with rows left over after the last whole group and blocks; the
-    /// same bits on any executor.
+    /// (whose sums are exact here), on data far from the origin, for the
+    /// vectorized `d` and the general one, with rows left over after the
+    /// last whole group and blocks; the same bits on any executor.
     #[test]
     fn column_moments_match_a_two_pass_computation() {
         use crate::sched::{Pool, Sequential};
