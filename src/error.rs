@@ -175,6 +175,7 @@ impl std::error::Error for Error {}
 /// `rows × width` copies of `value` in a new vector, or [`Error::TooLarge`]
 /// naming `what` if that many cannot be allocated (instead of the abort a
 /// failed `vec!` is).
+#[cfg_attr(loom, allow(dead_code))] // its callers, the mixture and the kernels, are not built for loom
 pub(crate) fn try_filled<T: Clone>(what: &'static str, rows: usize, width: usize, value: T) -> Result<Vec<T>, Error> {
     let too_large = || Error::TooLarge { what, requested: format!("{rows} × {width} values") };
     let len = rows.checked_mul(width).ok_or_else(too_large)?;

@@ -32,6 +32,7 @@ pub use chunks::Schedule;
 pub use executors::{Rayon, Sequential, SpawnPerCall};
 #[cfg(not(loom))]
 pub use pool::{DEFAULT_SPIN, MAX_THREADS, NUM_THREADS_ENV, OnPool, Pin, Pool, PoolBuilder, Unpinned, default_threads};
+#[cfg(not(loom))]
 pub(crate) use reduce::pairwise_tree;
 #[cfg(not(loom))]
 pub use reduce::{DEFAULT_BLOCK, for_each_chunk_mut, map_reduce};
