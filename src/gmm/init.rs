@@ -100,13 +100,25 @@ pub(crate) fn kmeans_plusplus<E: Executor + ?Sized>(
 /// Sets `closest[i]` to the squared distance from row `i` to `center`, and
 /// returns the sum of `closest` over each block of [`BLOCK`] rows.
 fn distances<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) -> Vec<f64> {
-    let mut blocks: Vec<(&mut [f64], f64)> = closest.chunks_mut(BLOCK.get()).map(|c| (c, 0.0)).collect();
+    each_block(exec, x, d, closest, |x, part| by_dim!(d, distance_block(x, d, part, center)))
+}
+
+/// `f(rows, part)` on `exec` for each block of [`BLOCK`] rows: `part` is
+/// the block's share of `closest`, `rows` the data from the block's first
+/// row on. The results in block order.
+fn each_block<E, T, F>(exec: &E, x: &[f64], d: usize, closest: &mut [f64], f: F) -> Vec<T>
+where
+    E: Executor + ?Sized,
+    T: Send + Default,
+    F: Fn(&[f64], &mut [f64]) -> T + Sync,
+{
+    let mut blocks: Vec<(&mut [f64], T)> = closest.chunks_mut(BLOCK.get()).map(|c| (c, T::default())).collect();
     for_each_chunk_mut(exec, &mut blocks, 1, |ids, out| {
-        for (b, (part, sum)) in ids.zip(out) {
-            *sum = by_dim!(d, distance_block(&x[b * BLOCK.get() * d..], d, part, center));
+        for (b, (part, value)) in ids.zip(out) {
+            *value = f(&x[b * BLOCK.get() * d..], part);
         }
     });
-    blocks.into_iter().map(|(_, s)| s).collect()
+    blocks.into_iter().map(|(_, v)| v).collect()
 }
 
 /// [`distances`] of one block, whose rows start `x`; returns its sum.
@@ -137,13 +149,7 @@ fn lower_and_score<E: Executor + ?Sized>(
     pending: Option<&[f64]>,
     centers: &[&[f64]],
 ) -> Vec<Vec<f64>> {
-    let mut blocks: Vec<(&mut [f64], Vec<f64>)> = closest.chunks_mut(BLOCK.get()).map(|c| (c, Vec::new())).collect();
-    for_each_chunk_mut(exec, &mut blocks, 1, |ids, out| {
-        for (b, (part, scores)) in ids.zip(out) {
-            *scores = by_dim!(d, lower_and_score_block(&x[b * BLOCK.get() * d..], d, part, pending, centers));
-        }
-    });
-    blocks.into_iter().map(|(_, s)| s).collect()
+    each_block(exec, x, d, closest, |x, part| by_dim!(d, lower_and_score_block(x, d, part, pending, centers)))
 }
 
 /// [`lower_and_score`] of one block, whose rows start `x`.
