@@ -184,3 +184,20 @@ pub(crate) fn try_filled<T: Clone>(what: &'static str, rows: usize, width: usize
     v.resize(len, value);
     Ok(v)
 }
+
+/// Checks that `bytes` (`None`: more than `usize` counts) could be
+/// allocated at once, by reserving them and freeing them untouched; if not,
+/// [`Error::TooLarge`] naming `what`, with `requested` saying how much.
+/// Work that would otherwise abort on an allocation midway calls this first.
+#[cfg_attr(loom, allow(dead_code))] // its callers, the mixture's, are not built for loom
+pub(crate) fn try_room(
+    what: &'static str,
+    bytes: Option<usize>,
+    requested: impl FnOnce() -> String,
+) -> Result<(), Error> {
+    let mut probe: Vec<u8> = Vec::new();
+    match bytes.map(|b| probe.try_reserve_exact(b)) {
+        Some(Ok(())) => Ok(()),
+        _ => Err(Error::TooLarge { what, requested: requested() }),
+    }
+}

@@ -827,6 +827,29 @@ fn huge_values_overflow_into_an_error_not_a_nan() {
     }
 }
 
+/// A fit whose covariances and running sums cannot be allocated is an
+/// error before any work, not an abort midway: two points of dimension 2²¹
+/// (32 MB of data) make `k·d²` values about 2⁴⁹ bytes for two full
+/// covariances (or one tied one and its `k` factors), beyond any address
+/// space. A model-parallel fit's `k × n` densities are counted too.
+#[test]
+#[cfg_attr(miri, ignore = "Miri cannot be asked for 2⁴⁹ bytes and answer no")]
+fn a_fit_too_large_to_allocate_is_an_error_before_any_work() {
+    let d = 1 << 21;
+    let x: Vec<f64> = (0..2 * d).map(|i| (i % 3) as f64).collect();
+    for t in [CovarianceType::Full, CovarianceType::Tied] {
+        let e = GaussianMixture::new(2).covariance_type(t).fit_with(&Sequential, &x, d).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{t}: {e}");
+        assert!(e.to_string().contains("2 components of dimension 2097152"), "{e}");
+    }
+    // n = k = 2²² one-dimensional points: the data are 32 MB, the
+    // model-parallel densities 2⁴⁷ bytes.
+    let n = 1 << 22;
+    let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let e = GaussianMixture::new(n).parallelism(Parallelism::Model).fit_with(&Sequential, &x, 1).unwrap_err();
+    assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+}
+
 #[test]
 fn a_sample_too_large_to_allocate_is_an_error_before_any_draw() {
     let model =

@@ -13,7 +13,7 @@ use std::num::NonZeroUsize;
 use rand::rngs::StdRng;
 use rand::{RngExt, seq::index};
 
-use crate::kernels::gauss::{Gaussians, Moments, PassStats, nearest_pass};
+use crate::kernels::gauss::{Gaussians, Moments, PassStats, nearest_pass, pass_block};
 use crate::sched::{DEFAULT_BLOCK, Executor, for_each_chunk_mut, map_reduce, pairwise_tree};
 use crate::simd::{F64s, LANES, hsum, load, load_columns};
 
@@ -414,6 +414,8 @@ pub(crate) fn random_responsibilities(seed: u64, row: usize, out: &mut [f64]) {
 
 /// The M-step's statistics for given responsibilities: `resp(i, r)` fills
 /// row `i`'s `k` responsibilities into `r` (zeros allowed), shifted by `shift`.
+/// In the E-step pass's blocks, so that the blocks' statistics, kept until
+/// the reduction, take no more memory than the pass's.
 pub(crate) fn resp_stats<E, R>(exec: &E, x: &[f64], d: usize, shift: &[f64], moments: Moments, resp: R) -> PassStats
 where
     E: Executor + ?Sized,
@@ -426,7 +428,7 @@ where
     map_reduce(
         exec,
         n,
-        BLOCK,
+        pass_block(n, d, k, moments),
         |rows| {
             let mut st = zeros();
             let mut r = vec![0.0; k];

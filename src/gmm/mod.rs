@@ -49,9 +49,11 @@ use std::str::FromStr;
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 
-use crate::error::try_filled;
+use crate::error::{try_filled, try_room};
 pub use crate::kernels::gauss::Parallelism;
-use crate::kernels::gauss::{Gaussians, PassStats, RowOutput, cholesky, inverse_and_log_det, pass, per_row, rows};
+use crate::kernels::gauss::{
+    Gaussians, PassStats, RowOutput, cholesky, inverse_and_log_det, pass, pass_values, per_row, rows,
+};
 use crate::sched::{DEFAULT_BLOCK, Executor, Pool, Sequential, map_reduce};
 use crate::simd::{self, F64s};
 use crate::{Error, Schedule};
@@ -103,13 +105,13 @@ impl FromStr for CovarianceType {
 impl CovarianceType {
     /// The number of values of the covariances (and precision factors) for
     /// `k` components in `d` dimensions: full `k·d·d`, tied `d·d`, diag
-    /// `k·d`, spherical `k`.
-    pub fn len(self, k: usize, d: usize) -> usize {
+    /// `k·d`, spherical `k`; `None` when that overflows `usize`.
+    pub fn len(self, k: usize, d: usize) -> Option<usize> {
         match self {
-            CovarianceType::Full => k * d * d,
-            CovarianceType::Tied => d * d,
-            CovarianceType::Diag => k * d,
-            CovarianceType::Spherical => k,
+            CovarianceType::Full => k.checked_mul(d)?.checked_mul(d),
+            CovarianceType::Tied => d.checked_mul(d),
+            CovarianceType::Diag => k.checked_mul(d),
+            CovarianceType::Spherical => Some(k),
         }
     }
 
@@ -280,9 +282,12 @@ impl GaussianMixture {
     /// bad parameter (`n_components` or `n_init` of 0, negative or
     /// non-finite `tol` or `reg_covar`), mis-shaped or non-positive-definite
     /// initial parameters, a covariance that is singular even after
-    /// `reg_covar` ([`Error::SingularCovariance`]), and data whose squared
+    /// `reg_covar` ([`Error::SingularCovariance`]), data whose squared
     /// deviations overflow ([`Error::CovarianceOverflow`],
-    /// [`Error::NonFiniteLikelihood`]).
+    /// [`Error::NonFiniteLikelihood`]), and a fit whose working memory
+    /// cannot be allocated ([`Error::TooLarge`], before any work: for full
+    /// covariances that is about `(64 + 32·threads)·k·d²` bytes: two models and each
+    /// thread's running sums).
     pub fn fit_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], d: usize) -> Result<GaussianMixtureModel, Error> {
         self.check_parameters()?;
         let n = check_data(exec, x, d)?;
@@ -293,6 +298,7 @@ impl GaussianMixture {
         if let Init::Given(p) = &self.init {
             check_given(p, self.covariance_type, k, d)?;
         }
+        check_room(exec, self.covariance_type, k, d, n, self.parallelism)?;
         let mut best: Option<GaussianMixtureModel> = None;
         for run in 0..self.n_init {
             let seed = self.seed.wrapping_add(run as u64);
@@ -443,6 +449,36 @@ fn check_data<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> Result<usi
     }
 }
 
+/// [`Error::TooLarge`] unless an EM iteration's memory could be allocated:
+/// a pass over `n` rows on `exec`, and two models (the one the pass runs
+/// under and the next), each with its covariances, precision factors and
+/// the kernels' two copies of the factors. Checked before the work starts,
+/// because the allocations it makes would abort the process if they failed.
+fn check_room<E: Executor + ?Sized>(
+    exec: &E,
+    t: CovarianceType,
+    k: usize,
+    d: usize,
+    n: usize,
+    parallelism: Parallelism,
+) -> Result<(), Error> {
+    let threads = exec.threads();
+    let values = (|| {
+        // The kernels' factors are `k` matrices (or diagonals) for every type.
+        let factors = match t {
+            CovarianceType::Full | CovarianceType::Tied => CovarianceType::Full.len(k, d)?,
+            CovarianceType::Diag | CovarianceType::Spherical => CovarianceType::Diag.len(k, d)?,
+        };
+        let model =
+            t.len(k, d)?.checked_mul(2)?.checked_add(factors.checked_mul(2)?)?.checked_add(k.checked_mul(d)?)?;
+        pass_values(n, d, k, moments(t), parallelism, threads)?.checked_add(model.checked_mul(2)?)
+    })();
+    try_room("an EM iteration's working memory", values.and_then(|v| v.checked_mul(8)), || {
+        let size = values.map_or_else(|| "more than usize counts".into(), |v| format!("{:.3e} bytes", 8.0 * v as f64));
+        format!("{size} for {k} components of dimension {d} over {n} points on {threads} threads")
+    })
+}
+
 /// `value` as a finite number `>= 0`, or the error naming `name`.
 fn non_negative(name: &'static str, value: f64) -> Result<(), Error> {
     if value >= 0.0 && value.is_finite() {
@@ -453,15 +489,16 @@ fn non_negative(name: &'static str, value: f64) -> Result<(), Error> {
 }
 
 fn check_given(p: &InitialParams, t: CovarianceType, k: usize, d: usize) -> Result<(), Error> {
-    let shape = |what, expected: usize, got: usize| {
-        if expected == got {
+    let shape = |what, expected: Option<usize>, got: usize| {
+        if expected == Some(got) {
             Ok(())
         } else {
-            Err(Error::Shape { what, expected: expected.to_string(), got: got.to_string() })
+            let expected = expected.map_or_else(|| "a size that fits in memory".into(), |e| e.to_string());
+            Err(Error::Shape { what, expected, got: got.to_string() })
         }
     };
     if let Some(w) = &p.weights {
-        shape("weights_init (values)", k, w.len())?;
+        shape("weights_init (values)", Some(k), w.len())?;
         let sum: f64 = w.iter().sum();
         if w.iter().any(|v| !(0.0..=1.0).contains(v)) || (sum - 1.0).abs() > 1e-8 {
             return Err(Error::InvalidParameter {
@@ -472,7 +509,7 @@ fn check_given(p: &InitialParams, t: CovarianceType, k: usize, d: usize) -> Resu
         }
     }
     if let Some(m) = &p.means {
-        shape("means_init (values)", k * d, m.len())?;
+        shape("means_init (values)", k.checked_mul(d), m.len())?;
         if let Some(at) = m.iter().position(|v| !v.is_finite()) {
             return Err(Error::InvalidParameter {
                 name: "means_init",
@@ -616,6 +653,8 @@ impl GaussianMixtureModel {
     ///
     /// The data are not scanned up front: a NaN or infinity makes the
     /// log-likelihood non-finite, and only then is the data scanned to name it.
+    /// [`Error::TooLarge`] if the pass's memory cannot be allocated, as for
+    /// [`GaussianMixture::fit_with`].
     pub fn summarize_as<E: Executor + ?Sized>(
         &self,
         exec: &E,
@@ -623,6 +662,7 @@ impl GaussianMixtureModel {
         parallelism: Parallelism,
     ) -> Result<SufficientStats, Error> {
         let samples = rows(x, self.d)?;
+        check_room(exec, self.covariance_type, self.components(), self.d, samples, parallelism)?;
         let pass: PassStats = pass(exec, &self.gaussians, moments(self.covariance_type), parallelism, x);
         if !pass.loglik.is_finite() {
             check_data(exec, x, self.d)?;

@@ -198,8 +198,9 @@ pub(crate) fn m_step(t: CovarianceType, d: usize, shift: &[f64], st: &PassStats,
 pub(crate) fn prepare(t: CovarianceType, d: usize, p: &Params) -> Result<(Gaussians, Vec<f64>), Error> {
     let k = p.weights.len();
     if let Some(i) = p.covariances.iter().position(|v| !v.is_finite()) {
-        // `len(1, d)` values per covariance (one in all for tied).
-        return Err(Error::CovarianceOverflow { component: i / t.len(1, d) });
+        // `len(1, d)` values per covariance (one in all for tied); it fits
+        // in `usize`, as the covariances exist.
+        return Err(Error::CovarianceOverflow { component: t.len(1, d).map_or(0, |per| i / per) });
     }
     let log_w: Vec<f64> = p.weights.iter().map(|w| w.ln()).collect();
     match t {

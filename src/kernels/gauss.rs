@@ -1281,9 +1281,39 @@ fn responsibilities(k: usize, tile: &mut Tile, sums: &mut Sums) {
 /// schedule room to balance 16 threads; at most 2¹⁶.
 pub(crate) fn pass_block(n: usize, d: usize, k: usize, moments: Moments) -> NonZeroUsize {
     let stats_len = k * (1 + d + moments.per_component(d));
-    let least = (stats_len * 8 / d.max(1)).clamp(4096, 1 << 16);
+    let least = (stats_len.saturating_mul(8) / d.max(1)).clamp(4096, 1 << 16);
     let rows = (n / 64).clamp(least, 1 << 16).next_multiple_of(TILE);
     NonZeroUsize::new(rows).expect("at least 4096")
+}
+
+/// The most `f64` values a [`pass`] of `k` components over `n` rows of
+/// dimension `d` holds beside its inputs, on `threads` threads: each
+/// thread's running sums (`LANES` per statistic) and tile, every block's
+/// statistics (all kept until the reduction) and the result, and for
+/// [`Parallelism::Model`] the `k × n` log-densities. `None` when the count
+/// overflows `usize`.
+pub(crate) fn pass_values(
+    n: usize,
+    d: usize,
+    k: usize,
+    moments: Moments,
+    parallelism: Parallelism,
+    threads: usize,
+) -> Option<usize> {
+    let second = match moments {
+        Moments::Full => d.checked_mul(d.checked_add(1)?)? / 2,
+        Moments::Diagonal => d,
+        Moments::Means => 0,
+    };
+    let stats = k.checked_mul(d.checked_add(1)?.checked_add(second)?)?;
+    let tile = k.checked_add(d.checked_mul(3)?)?.checked_add(3)?.checked_mul(TILE)?;
+    let per_thread = stats.checked_mul(LANES)?.checked_add(tile)?;
+    let blocks = n.div_ceil(pass_block(n, d, k, moments).get());
+    let densities = match parallelism {
+        Parallelism::Data => 0,
+        Parallelism::Model => k.checked_mul(n)?,
+    };
+    per_thread.checked_mul(threads)?.checked_add(stats.checked_mul(blocks.checked_add(1)?)?)?.checked_add(densities)
 }
 
 /// How the E-step is spread over threads.
