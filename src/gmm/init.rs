@@ -13,28 +13,15 @@ use std::num::NonZeroUsize;
 use rand::rngs::StdRng;
 use rand::{RngExt, seq::index};
 
-use crate::kernels::gauss::{Gaussians, Moments, PassStats, nearest_pass, pass_block};
+use crate::kernels::gauss::{Gaussians, Moments, PassStats, centre_distances, nearest_pass, pass_block};
 use crate::sched::{DEFAULT_BLOCK, Executor, for_each_chunk_mut, map_reduce, pairwise_tree};
 use crate::simd::{F64s, LANES, hsum, load, load_columns};
 
 /// Rows per block of the initialization's reductions.
 const BLOCK: NonZeroUsize = DEFAULT_BLOCK;
 
-/// Squared Euclidean distance between `d`-vectors: `D = d` compiled in,
-/// or `D = 0` for any `d`.
-#[inline(always)]
-fn dist2<const D: usize>(a: &[f64], b: &[f64], d: usize) -> f64 {
-    let d = if D > 0 { D } else { d };
-    let (a, b) = (&a[..d], &b[..d]);
-    let mut s = 0.0;
-    for j in 0..d {
-        s += (a[j] - b[j]) * (a[j] - b[j]);
-    }
-    s
-}
-
-/// `$f::<D>(args)` with `D = d` for `d ≤ 4` (the loops over a row unrolled)
-/// and `D = 0` otherwise.
+/// `$f::<D>(args)` with `D = d` for `d ≤ 4` (rows loaded as `D` columns)
+/// and `D = 0` otherwise (the E-step's tiles).
 macro_rules! by_dim {
     ($d:expr, $f:ident($($arg:expr),* $(,)?)) => {
         match $d {
@@ -123,18 +110,19 @@ where
 
 /// [`distances`] of one block, whose rows start `x`; returns its sum.
 fn distance_block<const D: usize>(x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) -> f64 {
-    if D == 0 {
-        for (o, r) in closest.iter_mut().zip(x.chunks_exact(d)) {
-            *o = dist2::<D>(r, center, d);
-        }
-        return sum4(closest.iter().copied());
-    }
     let mut sum = F64s::splat(0.0);
-    for_groups::<D, true>(x, closest, |cols, _, valid| {
-        let v = dist_columns(cols, center);
-        sum += v & valid;
-        v
-    });
+    if D == 0 {
+        for_tile_groups::<true>(x, d, closest, &[center], |dist, _, valid| {
+            sum += dist[0] & valid;
+            dist[0]
+        });
+    } else {
+        for_groups::<D, true>(x, closest, |cols, _, valid| {
+            let v = dist_columns(cols, center);
+            sum += v & valid;
+            v
+        });
+    }
     hsum(sum)
 }
 
@@ -160,14 +148,27 @@ fn lower_and_score_block<const D: usize>(
     pending: Option<&[f64]>,
     centers: &[&[f64]],
 ) -> Vec<f64> {
-    if D == 0 {
-        if let Some(p) = pending {
-            lower_block::<D>(x, d, closest, p);
-        }
-        let rows = || x.chunks_exact(d).zip(&*closest);
-        return centers.iter().map(|c| sum4(rows().map(|(r, &v)| v.min(dist2::<D>(r, c, d))))).collect();
-    }
     let mut sums = vec![F64s::splat(0.0); centers.len()];
+    if D == 0 {
+        // The distances to the pending centre (if any), then the candidates.
+        let all: Vec<&[f64]> = pending.into_iter().chain(centers.iter().copied()).collect();
+        let mut score = |dist: &[F64s], v: F64s, valid: F64s| {
+            let (v, cands) = match pending {
+                Some(_) => (v.min(dist[0]), &dist[1..]),
+                None => (v, dist),
+            };
+            for (sum, &c) in sums.iter_mut().zip(cands) {
+                *sum += v.min(c) & valid;
+            }
+            v
+        };
+        if pending.is_some() {
+            for_tile_groups::<true>(x, d, closest, &all, &mut score);
+        } else {
+            for_tile_groups::<false>(x, d, closest, &all, &mut score);
+        }
+        return sums.into_iter().map(hsum).collect();
+    }
     let mut score = |cols: &[F64s; D], v: F64s, valid: F64s| {
         let v = pending.map_or(v, |p| v.min(dist_columns(cols, p)));
         for (sum, c) in sums.iter_mut().zip(centers) {
@@ -188,9 +189,7 @@ fn lower_and_score_block<const D: usize>(
 /// distance to `center` where that is less.
 fn lower_block<const D: usize>(x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) {
     if D == 0 {
-        for (o, r) in closest.iter_mut().zip(x.chunks_exact(d)) {
-            *o = o.min(dist2::<D>(r, center, d));
-        }
+        for_tile_groups::<true>(x, d, closest, &[center], |dist, v, _| v.min(dist[0]));
     } else {
         for_groups::<D, true>(x, closest, |cols, v, _| v.min(dist_columns(cols, center)));
     }
@@ -231,8 +230,31 @@ fn for_groups<const D: usize, const WRITE: bool>(
     }
 }
 
-/// [`dist2`] of `LANES` rows given as columns: the same squares, summed in
-/// the same order, so each lane has the bits `dist2` gives its row.
+/// [`for_groups`] for any `d` (k-means++ uses it for `d > 4`): `f(dist,
+/// closest, valid)` gets the rows' distances to each of `centres`, from the
+/// E-step's tiles ([`centre_distances`]), in place of their columns.
+fn for_tile_groups<const WRITE: bool>(
+    x: &[f64],
+    d: usize,
+    closest: &mut [f64],
+    centres: &[&[f64]],
+    mut f: impl FnMut(&[F64s], F64s, F64s) -> F64s,
+) {
+    let n = closest.len();
+    let centres = Gaussians::centres(d, centres.concat());
+    centre_distances(&centres, x, 0..n, |at, dist, valid| {
+        let cl = &mut closest[at..n.min(at + LANES)];
+        let mut v = [0.0; LANES];
+        v[..cl.len()].copy_from_slice(cl);
+        let out = f(dist, load(&v), valid);
+        if WRITE {
+            cl.copy_from_slice(&out.to_array()[..cl.len()]);
+        }
+    });
+}
+
+/// The squared distances from `LANES` rows, given as columns, to `c`: each
+/// lane's squares added in ascending coordinate order.
 #[inline(always)]
 fn dist_columns<const D: usize>(cols: &[F64s; D], c: &[f64]) -> F64s {
     let mut s = F64s::splat(0.0);
@@ -241,18 +263,6 @@ fn dist_columns<const D: usize>(cols: &[F64s; D], c: &[f64]) -> F64s {
         s += t * t;
     }
     s
-}
-
-/// The sum of `values` as four running sums (value `i` into sum `i % 4`),
-/// then `(s₀ + s₁) + (s₂ + s₃)`: four independent chains of additions
-/// instead of one, whose latency bounded these passes.
-#[inline(always)]
-fn sum4(values: impl Iterator<Item = f64>) -> f64 {
-    let mut s = [0.0; 4];
-    for (i, v) in values.enumerate() {
-        s[i % 4] += v;
-    }
-    (s[0] + s[1]) + (s[2] + s[3])
 }
 
 /// The first row whose running sum of `closest` reaches `target`, from the
@@ -539,7 +549,10 @@ mod tests {
             chosen
         };
         let pool = Pool::new(3).unwrap();
-        for d in [2, 3, 5] {
+        // d = 2, 3: rows as columns; 5: the tiles' rows one by one; 11: the
+        // tiles' 8 × 8 transposes, the last overlapping.
+        let dims: &[usize] = if cfg!(miri) { &[2, 5, 11] } else { &[2, 3, 5, 11] };
+        for &d in dims {
             let x: Vec<f64> = (0..n * d).map(|i| ((i * 7919 + i / 3) % 61) as f64).collect();
             let mut blocks = std::collections::BTreeSet::new();
             for seed in 0..12 {

@@ -1402,6 +1402,37 @@ pub(crate) fn nearest_pass<E: Executor + ?Sized>(
     .unwrap_or_else(|| PassStats::zeros(k, d, moments.per_component(d)))
 }
 
+/// The squared distances from rows `rows` of `x` to each of `centres` (made
+/// by [`Gaussians::centres`]), by the tiles of the general-`d` path, a group
+/// of `LANES` rows at a time: `f(first, dist, valid)` gets the group's first
+/// row, its distances to centre `c` in `dist[c]`, and the mask of the lanes
+/// that hold a row (padding lanes repeat a row). For k-means++ with `d > 4`.
+pub(crate) fn centre_distances(
+    centres: &Gaussians,
+    x: &[f64],
+    rows: Range<usize>,
+    mut f: impl FnMut(usize, &[F64s], F64s),
+) {
+    let k = centres.k;
+    let all = F64s::splat(0.0).simd_eq(F64s::splat(0.0));
+    let mut dist = vec![F64s::splat(0.0); k];
+    let dim = Dynamic(centres.d);
+    tiles(dim, k, x, rows, |tile, r| {
+        tile.densities(dim, centres);
+        let padding = tile.padding();
+        for grp in 0..tile.groups() {
+            for (o, l) in dist.iter_mut().zip(tile.lt.chunks_exact(G)) {
+                *o = -l[grp];
+            }
+            let valid = match padding {
+                Some((last, mask)) if last == grp => mask,
+                _ => all,
+            };
+            f(r.start + grp * LANES, &dist, valid);
+        }
+    });
+}
+
 /// Turns the tile's `lt = −‖x − cₖ‖²` into the one-hot assignment to the
 /// largest (the nearest centre, the first of equals), with `inv` 1 (0 on
 /// padding lanes) so that [`Dim::stats`] sums it, and returns the sum over
