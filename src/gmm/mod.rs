@@ -138,7 +138,10 @@ pub struct InitialParams {
     pub means: Option<Vec<f64>>,
     /// Covariances in the covariance type's shape ([`CovarianceType::len`]).
     pub covariances: Option<Vec<f64>>,
-    /// Or precisions (inverse covariances), same shape; not both.
+    /// Or precisions (inverse covariances), same shape; not both. The first
+    /// E-step factors them directly (as scikit-learn does), so they keep
+    /// their digits however ill-conditioned; the initial model's
+    /// `covariances()` are their inverses.
     pub precisions: Option<Vec<f64>>,
 }
 
@@ -334,7 +337,11 @@ impl GaussianMixture {
         seed: u64,
     ) -> Result<GaussianMixtureModel, Error> {
         let t = self.covariance_type;
-        let mut model = GaussianMixtureModel::from_params(t, d, self.initial_params(exec, x, d, seed)?)?;
+        let precisions = match &self.init {
+            Init::Given(p) => p.precisions.as_deref(),
+            _ => None,
+        };
+        let mut model = GaussianMixtureModel::from_params(t, d, self.initial_params(exec, x, d, seed)?, precisions)?;
         let mut prev = f64::NEG_INFINITY;
         for iteration in 1..=self.max_iter {
             let (next, lower_bound) = model.step(exec, x, self.parallelism, self.reg_covar).map_err(|e| match e {
@@ -584,8 +591,10 @@ pub struct GaussianMixtureModel {
 }
 
 impl GaussianMixtureModel {
-    fn from_params(t: CovarianceType, d: usize, params: Params) -> Result<Self, Error> {
-        let (gaussians, precisions_cholesky) = prepare(t, d, &params)?;
+    /// The model of `params`, its factors from `precisions` where given
+    /// (see [`prepare`]).
+    fn from_params(t: CovarianceType, d: usize, params: Params, precisions: Option<&[f64]>) -> Result<Self, Error> {
+        let (gaussians, precisions_cholesky) = prepare(t, d, &params, precisions)?;
         Ok(GaussianMixtureModel {
             covariance_type: t,
             d,
@@ -625,7 +634,7 @@ impl GaussianMixtureModel {
             precisions: None,
         };
         check_given(&given, covariance_type, k, d)?;
-        Self::from_params(covariance_type, d, Params { weights, means, covariances })
+        Self::from_params(covariance_type, d, Params { weights, means, covariances }, None)
     }
 
     /// The M-step from merged statistics: the model that EM's next iteration
@@ -640,7 +649,7 @@ impl GaussianMixtureModel {
             return Err(Error::TooFewPoints { n: 0, components: stats.components() });
         }
         let params = m_step(stats.covariance_type, stats.d, &stats.shift, &stats.pass, reg_covar);
-        Self::from_params(stats.covariance_type, stats.d, params)
+        Self::from_params(stats.covariance_type, stats.d, params, None)
     }
 
     /// The E-step's sufficient statistics of a chunk of data under this

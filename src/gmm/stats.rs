@@ -195,7 +195,17 @@ pub(crate) fn m_step(t: CovarianceType, d: usize, shift: &[f64], st: &PassStats,
 /// and tied the upper-triangular `U` with `U·Uᵀ = Σ⁻¹`; for diag and
 /// spherical `1/σ`). Errors name the first covariance that is not finite
 /// (estimated from data whose squares overflow) or not positive definite.
-pub(crate) fn prepare(t: CovarianceType, d: usize, p: &Params) -> Result<(Gaussians, Vec<f64>), Error> {
+///
+/// With `precisions` (`Σ⁻¹`, in the covariances' shape, as a user gave
+/// them), the factors come from the precisions themselves, as
+/// scikit-learn's do, not from `p.covariances` (their inverses): inverting
+/// twice would cost the factors digits in proportion to the condition number.
+pub(crate) fn prepare(
+    t: CovarianceType,
+    d: usize,
+    p: &Params,
+    precisions: Option<&[f64]>,
+) -> Result<(Gaussians, Vec<f64>), Error> {
     let k = p.weights.len();
     if let Some(i) = p.covariances.iter().position(|v| !v.is_finite()) {
         // `len(1, d)` values per covariance (one in all for tied); it fits
@@ -208,9 +218,12 @@ pub(crate) fn prepare(t: CovarianceType, d: usize, p: &Params) -> Result<(Gaussi
             let mats = if t == CovarianceType::Full { k } else { 1 };
             let mut ws = Vec::with_capacity(mats * d * d);
             for c in 0..mats {
-                let l = cholesky(&p.covariances[c * d * d..(c + 1) * d * d], d)
-                    .ok_or(Error::SingularCovariance { component: c })?;
-                let w = invert_lower(&l, d);
+                let at = c * d * d..(c + 1) * d * d;
+                let w = match precisions {
+                    None => cholesky(&p.covariances[at], d).map(|l| invert_lower(&l, d)),
+                    Some(prec) => lower_factor(&prec[at], d),
+                }
+                .ok_or(Error::SingularCovariance { component: c })?;
                 if w.iter().any(|v| !v.is_finite()) {
                     return Err(Error::SingularCovariance { component: c });
                 }
@@ -232,8 +245,8 @@ pub(crate) fn prepare(t: CovarianceType, d: usize, p: &Params) -> Result<(Gaussi
             let per = if t == CovarianceType::Diag { d } else { 1 };
             let mut inv_sd = Vec::with_capacity(k * per);
             for (i, &v) in p.covariances.iter().enumerate() {
-                let w = 1.0 / v.sqrt();
-                if !(v > 0.0 && w.is_finite()) {
+                let w = precisions.map_or_else(|| 1.0 / v.sqrt(), |prec| prec[i].sqrt());
+                if !(v > 0.0 && w > 0.0 && w.is_finite()) {
                     return Err(Error::SingularCovariance { component: i / per });
                 }
                 inv_sd.push(w);
@@ -247,4 +260,16 @@ pub(crate) fn prepare(t: CovarianceType, d: usize, p: &Params) -> Result<(Gaussi
             Ok((g, inv_sd))
         }
     }
+}
+
+/// The lower-triangular `W` with `Wᵀ·W = a`, for a symmetric positive
+/// definite `a` (`d × d`, row-major; only its lower triangle is read): the
+/// Cholesky factor of `a` with its rows and columns taken in reverse order
+/// (`J·a·J = C·Cᵀ`, `W = J·Cᵀ·J`). `None` when `a` is not positive definite.
+fn lower_factor(a: &[f64], d: usize) -> Option<Vec<f64>> {
+    let r = |i: usize| d - 1 - i;
+    // `(J·a·J)ᵢⱼ = a[r(i)][r(j)]`, read from the lower triangle as `a[r(j)][r(i)]`.
+    let reversed: Vec<f64> = (0..d * d).map(|at| a[r(at % d) * d + r(at / d)]).collect();
+    let c = cholesky(&reversed, d)?;
+    Some((0..d * d).map(|at| c[r(at % d) * d + r(at / d)]).collect())
 }
