@@ -937,34 +937,60 @@ fn tile_diffs(d: usize, mu: &[f64], tile: &mut Tile) {
     }
 }
 
-/// [`Dim::log_density`] for large `d`: the differences of the whole tile
-/// first, then `y = W·(x − μ)` eight groups at a time, so each broadcast
-/// factor entry feeds eight multiply-adds.
+/// [`Dim::log_density`] for large `d`: for a triangular factor, the
+/// differences of the whole tile first, then `y = W·(x − μ)` eight groups at
+/// a time, so each broadcast factor entry feeds eight multiply-adds; for a
+/// diagonal one, eight groups at a time straight from the tile's columns.
 fn tile_log_density_blocked(d: usize, g: &Gaussians, c: usize, tile: &mut Tile, out: &mut [F64s]) {
-    tile_diffs(d, g.mean(c), tile);
     let (w, konst) = (g.scaled_w(c), F64s::splat(g.consts[c]));
     let groups = tile.groups();
     let (blocks, rest) = out[..groups].as_chunks_mut::<8>();
-    for (b, o) in blocks.iter_mut().enumerate() {
-        *o = log_density_groups::<8>(d, g.factor, w, konst, &tile.dt, 8 * b);
-    }
-    for (i, o) in rest.iter_mut().enumerate() {
-        *o = log_density_groups::<1>(d, g.factor, w, konst, &tile.dt, 8 * blocks.len() + i)[0];
+    let first_rest = 8 * blocks.len();
+    match g.factor {
+        Factor::Triangular => {
+            tile_diffs(d, g.mean(c), tile);
+            for (b, o) in blocks.iter_mut().enumerate() {
+                *o = log_density_groups::<8>(d, w, konst, &tile.dt, 8 * b);
+            }
+            for (i, o) in rest.iter_mut().enumerate() {
+                *o = log_density_groups::<1>(d, w, konst, &tile.dt, first_rest + i)[0];
+            }
+        }
+        Factor::Diagonal => {
+            let mu = g.mean(c);
+            for (b, o) in blocks.iter_mut().enumerate() {
+                *o = diagonal_groups::<8>(mu, w, konst, &tile.xt, 8 * b);
+            }
+            for (i, o) in rest.iter_mut().enumerate() {
+                *o = diagonal_groups::<1>(mu, w, konst, &tile.xt, first_rest + i)[0];
+            }
+        }
     }
 }
 
-/// Log-densities of `N` consecutive groups from `first`, from the tile's
-/// differences `dt` (a constant `N`, so the `N` running sums stay in
-/// registers).
+/// Diagonal log-densities of `N` consecutive groups from `first`, from the
+/// tile's columns `xt`: `y = (x − μ)·w`, then `l −= y²`, in ascending
+/// coordinate order. Each `x − μ` is used once, so it is formed here rather
+/// than stored by [`tile_diffs`] and loaded back.
 #[inline(always)]
-fn log_density_groups<const N: usize>(
-    d: usize,
-    factor: Factor,
-    w: &[f64],
-    konst: F64s,
-    dt: &[F64s],
-    first: usize,
-) -> [F64s; N] {
+fn diagonal_groups<const N: usize>(mu: &[f64], w: &[f64], konst: F64s, xt: &[F64s], first: usize) -> [F64s; N] {
+    let mut l = [konst; N];
+    for (j, (&m, &wj)) in mu.iter().zip(w).enumerate() {
+        let (m, wj) = (F64s::splat(m), F64s::splat(wj));
+        let x: &[F64s; N] = xt[j * G + first..j * G + first + N].try_into().expect("N groups");
+        for b in 0..N {
+            let y = (x[b] - m) * wj;
+            l[b] = y.mul_neg_add(y, l[b]);
+        }
+    }
+    l
+}
+
+/// Triangular log-densities of `N` consecutive groups from `first`, from
+/// the tile's differences `dt` (a constant `N`, so the `N` running sums
+/// stay in registers).
+#[inline(always)]
+fn log_density_groups<const N: usize>(d: usize, w: &[f64], konst: F64s, dt: &[F64s], first: usize) -> [F64s; N] {
     let mut l = [konst; N];
     let x = |j: usize| -> &[F64s; N] { dt[j * G + first..j * G + first + N].try_into().expect("N groups") };
     // One row of y: Σⱼ wᵢⱼ·xⱼ in ascending j, then l −= y².
@@ -980,49 +1006,36 @@ fn log_density_groups<const N: usize>(
             l[b] = y[b].mul_neg_add(y[b], l[b]);
         }
     };
-    match factor {
-        Factor::Triangular => {
-            // Rows i and i + 1 together, in the same order as `row` twice:
-            // each xⱼ loaded once feeds two rows, and 2N chains of dependent
-            // multiply-adds cover the latency that N alone left exposed on a
-            // core with two FMA pipes (one row over four groups took up to a
-            // quarter longer at d = 32 on a Xeon).
-            let mut i = 0;
-            while i + 1 < d {
-                let mut y0 = [F64s::splat(0.0); N];
-                let mut y1 = [F64s::splat(0.0); N];
-                for j in 0..=i {
-                    let (w0, w1, xj) = (F64s::splat(w[i * d + j]), F64s::splat(w[(i + 1) * d + j]), x(j));
-                    for b in 0..N {
-                        y0[b] = xj[b].mul_add(w0, y0[b]);
-                        y1[b] = xj[b].mul_add(w1, y1[b]);
-                    }
-                }
-                let (w1, xj) = (F64s::splat(w[(i + 1) * d + i + 1]), x(i + 1));
-                for b in 0..N {
-                    y1[b] = xj[b].mul_add(w1, y1[b]);
-                }
-                for b in 0..N {
-                    l[b] = y0[b].mul_neg_add(y0[b], l[b]);
-                }
-                for b in 0..N {
-                    l[b] = y1[b].mul_neg_add(y1[b], l[b]);
-                }
-                i += 2;
-            }
-            if i < d {
-                row(i, &mut l);
+    // Rows i and i + 1 together, in the same order as `row` twice:
+    // each xⱼ loaded once feeds two rows, and 2N chains of dependent
+    // multiply-adds cover the latency that N alone left exposed on a
+    // core with two FMA pipes (one row over four groups took up to a
+    // quarter longer at d = 32 on a Xeon).
+    let mut i = 0;
+    while i + 1 < d {
+        let mut y0 = [F64s::splat(0.0); N];
+        let mut y1 = [F64s::splat(0.0); N];
+        for j in 0..=i {
+            let (w0, w1, xj) = (F64s::splat(w[i * d + j]), F64s::splat(w[(i + 1) * d + j]), x(j));
+            for b in 0..N {
+                y0[b] = xj[b].mul_add(w0, y0[b]);
+                y1[b] = xj[b].mul_add(w1, y1[b]);
             }
         }
-        Factor::Diagonal => {
-            for j in 0..d {
-                let (wj, xj) = (F64s::splat(w[j]), x(j));
-                for b in 0..N {
-                    let y = xj[b] * wj;
-                    l[b] = y.mul_neg_add(y, l[b]);
-                }
-            }
+        let (w1, xj) = (F64s::splat(w[(i + 1) * d + i + 1]), x(i + 1));
+        for b in 0..N {
+            y1[b] = xj[b].mul_add(w1, y1[b]);
         }
+        for b in 0..N {
+            l[b] = y0[b].mul_neg_add(y0[b], l[b]);
+        }
+        for b in 0..N {
+            l[b] = y1[b].mul_neg_add(y1[b], l[b]);
+        }
+        i += 2;
+    }
+    if i < d {
+        row(i, &mut l);
     }
     l
 }
@@ -1122,10 +1135,14 @@ fn tile_responsibilities(k: usize, tile: &mut Tile) {
     }
 }
 
-/// [`Dim::stats`] for large `d`: `x − μ` and `r·(x − μ)` of the whole tile
-/// first, then each moment summed over the tile's groups in one register,
-/// instead of `d²` accumulators stored and reloaded for every group.
+/// [`Dim::stats`] for large `d`: for the full triangle, `x − μ` and
+/// `r·(x − μ)` of the whole tile first, then each moment summed over the
+/// tile's groups in one register, instead of `d²` accumulators stored and
+/// reloaded for every group; the other moments by [`tile_stats_diagonal`].
 fn tile_stats_blocked(d: usize, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s]) {
+    if moments != Moments::Full {
+        return tile_stats_diagonal(d, g, moments, c, tile, acc);
+    }
     tile_diffs(d, g.mean(c), tile);
     let groups = tile.groups();
     let Tile { lt, inv, dt, rt, .. } = tile;
@@ -1143,34 +1160,45 @@ fn tile_stats_blocked(d: usize, g: &Gaussians, moments: Moments, c: usize, tile:
     let moment = |i: usize, j: usize, acc: &mut F64s| {
         fold2(acc, part(rt, i, groups).iter().zip(part(dt, j, groups)), |a, (&r, &x)| r.mul_add(x, a));
     };
-    match moments {
-        Moments::Full => {
-            for i in 0..d {
-                // Four moments of row i at a time: each r·(x − μ)ᵢ loaded once
-                // feeds four chains (eight, with fold2's two halves).
-                let mut j = 0;
-                while j + 4 <= i + 1 {
-                    let base = 1 + d + i * (i + 1) / 2 + j;
-                    let x = [
-                        part(dt, j, groups),
-                        part(dt, j + 1, groups),
-                        part(dt, j + 2, groups),
-                        part(dt, j + 3, groups),
-                    ];
-                    moments4(part(rt, i, groups), x, &mut acc[base..base + 4]);
-                    j += 4;
-                }
-                for j in j..=i {
-                    moment(i, j, &mut acc[1 + d + i * (i + 1) / 2 + j]);
-                }
-            }
+    // The full triangle (the other moments are `tile_stats_diagonal`'s).
+    for i in 0..d {
+        // Four moments of row i at a time: each r·(x − μ)ᵢ loaded once
+        // feeds four chains (eight, with fold2's two halves).
+        let mut j = 0;
+        while j + 4 <= i + 1 {
+            let base = 1 + d + i * (i + 1) / 2 + j;
+            let x = [part(dt, j, groups), part(dt, j + 1, groups), part(dt, j + 2, groups), part(dt, j + 3, groups)];
+            moments4(part(rt, i, groups), x, &mut acc[base..base + 4]);
+            j += 4;
         }
-        Moments::Diagonal => {
-            for i in 0..d {
-                moment(i, i, &mut acc[1 + d + i]);
-            }
+        for j in j..=i {
+            moment(i, j, &mut acc[1 + d + i * (i + 1) / 2 + j]);
         }
-        Moments::Means => {}
+    }
+}
+
+/// [`tile_stats_blocked`] without the off-diagonal moments: each `x − μ`
+/// and `r·(x − μ)` is used only where it is made, so neither is stored. The
+/// same operations, each sum split as [`fold2`] splits it, so the same bits.
+fn tile_stats_diagonal(d: usize, g: &Gaussians, moments: Moments, c: usize, tile: &Tile, acc: &mut [F64s]) {
+    let groups = tile.groups();
+    let (e, inv) = (part(&tile.lt, c, groups), &tile.inv[..groups]);
+    fold2(&mut acc[0], e.iter().zip(inv), |a, (&e, &inv)| a + e * inv);
+    let (first, second) = acc[1..].split_at_mut(d);
+    for (i, &mu) in g.mean(c).iter().enumerate() {
+        let m = F64s::splat(mu);
+        let terms = part(&tile.xt, i, groups).iter().zip(e.iter().zip(inv));
+        let r_x = |(&x, (&e, &inv)): (&F64s, (&F64s, &F64s))| {
+            let x = x - m;
+            ((e * inv) * x, x)
+        };
+        if moments == Moments::Diagonal {
+            let mut sums = [first[i], second[i]];
+            fold2_each(&mut sums, terms.map(r_x), |[s, q], (o, x)| [s + o, o.mul_add(x, q)]);
+            [first[i], second[i]] = sums;
+        } else {
+            fold2(&mut first[i], terms.map(r_x), |s, (o, _)| s + o);
+        }
     }
 }
 
@@ -1216,6 +1244,27 @@ fn fold2<T>(acc: &mut F64s, mut items: impl Iterator<Item = T>, mut f: impl FnMu
         }
     }
     *acc = even + odd;
+}
+
+/// [`fold2`] of `M` sums over the same items at once: each sum's even and
+/// odd items in two partials, then added, as `fold2` of it alone would.
+#[inline(always)]
+fn fold2_each<const M: usize, T>(
+    acc: &mut [F64s; M],
+    mut items: impl Iterator<Item = T>,
+    mut f: impl FnMut([F64s; M], T) -> [F64s; M],
+) {
+    let (mut even, mut odd) = (*acc, [F64s::splat(0.0); M]);
+    while let Some(item) = items.next() {
+        even = f(even, item);
+        match items.next() {
+            Some(item) => odd = f(odd, item),
+            None => break,
+        }
+    }
+    for (a, (e, o)) in acc.iter_mut().zip(even.into_iter().zip(odd)) {
+        *a = e + o;
+    }
 }
 
 /// Adds the tile's `Σ (m + ln s)` to `sums`: `Σ m`, and `Π s` kept as a
