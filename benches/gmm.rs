@@ -2,8 +2,9 @@
 //! 4·10⁶ × 2, K = 4 data, data- vs model-parallel on each executor, 1 and 2
 //! threads, beside the seed's mirror E-step and a `summarize` pass over the
 //! same array (the memory-streaming reference); then d ∈ {2, 8, 32} and
-//! K ∈ {4, 16} on 10⁶ points; and the default initialization (k-means++
-//! seeded k-means) alone on the seed's data, beside k-means++ alone.
+//! K ∈ {4, 16} on 10⁶ points (and diagonal covariances for d ∈ {8, 32});
+//! and the default initialization (k-means++ seeded k-means) alone on the
+//! seed's data and on 10⁶ × 8, K = 16, beside k-means++ alone.
 //! Throughput is in points per second.
 
 use std::hint::black_box;
@@ -27,12 +28,21 @@ fn randn(rng: &mut StdRng) -> f64 {
 /// `k` unit-variance blobs in `d` dimensions, `spacing` apart along the
 /// diagonal, `n` points in all; and the model EM would hold midway.
 fn data(n: usize, d: usize, k: usize, spacing: f64) -> (Vec<f64>, GaussianMixtureModel) {
+    data_as(CovarianceType::Full, n, d, k, spacing)
+}
+
+/// [`data`] with a model of covariance type `t` (full: 1.2 on the diagonal,
+/// 0.1 off it; diag: 1.2).
+fn data_as(t: CovarianceType, n: usize, d: usize, k: usize, spacing: f64) -> (Vec<f64>, GaussianMixtureModel) {
     let mut rng = StdRng::seed_from_u64(37);
     let x: Vec<f64> = (0..n * d).map(|i| randn(&mut rng) + ((i / d) * k / n) as f64 * spacing).collect();
     let means: Vec<f64> = (0..k * d).map(|i| (i / d) as f64 * spacing + 0.3 * randn(&mut rng)).collect();
-    let cov: Vec<f64> = (0..k).flat_map(|_| (0..d * d).map(|e| if e / d == e % d { 1.2 } else { 0.1 })).collect();
-    let model = GaussianMixtureModel::from_parameters(CovarianceType::Full, d, vec![1.0 / k as f64; k], means, cov)
-        .expect("a valid model");
+    let cov: Vec<f64> = match t {
+        CovarianceType::Diag => vec![1.2; k * d],
+        _ => (0..k).flat_map(|_| (0..d * d).map(|e| if e / d == e % d { 1.2 } else { 0.1 })).collect(),
+    };
+    let model =
+        GaussianMixtureModel::from_parameters(t, d, vec![1.0 / k as f64; k], means, cov).expect("a valid model");
     (x, model)
 }
 
@@ -85,16 +95,27 @@ fn shapes(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("data", format!("d{d}_k{k}")), |b| {
                 b.iter(|| model.step(&pool, black_box(&x), Parallelism::Data, 1e-6).unwrap())
             });
+            if d > 2 {
+                let (x, model) = data_as(CovarianceType::Diag, n, d, k, 4.0);
+                g.bench_function(BenchmarkId::new("diag", format!("d{d}_k{k}")), |b| {
+                    b.iter(|| model.step(&pool, black_box(&x), Parallelism::Data, 1e-6).unwrap())
+                });
+            }
         }
     }
     g.finish();
 }
 
-/// A fit with `max_iter = 0`: the initialization and nothing else of EM.
+/// A fit with `max_iter = 0`: the initialization and nothing else of EM,
+/// on the seed's data and on 10⁶ points with d = 8, K = 16.
 fn init(c: &mut Criterion) {
-    let (n, d, k) = (4_000_000, 2, 4);
-    let (x, _) = data(n, d, k, 5.0);
-    let mut g = c.benchmark_group("gmm_init/seed_4e6x2_k4");
+    init_on(c, "seed_4e6x2_k4", 4_000_000, 2, 4, 5.0);
+    init_on(c, "1e6x8_k16", 1_000_000, 8, 16, 4.0);
+}
+
+fn init_on(c: &mut Criterion, name: &str, n: usize, d: usize, k: usize, spacing: f64) {
+    let (x, _) = data(n, d, k, spacing);
+    let mut g = c.benchmark_group(format!("gmm_init/{name}"));
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     for threads in [1, 2] {
