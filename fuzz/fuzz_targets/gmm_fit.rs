@@ -1,7 +1,8 @@
 //! Small arbitrary data and options: a fit returns `Ok` with finite
 //! parameters whose weights sum to 1, or a documented `Err`; never a panic,
 //! a hang, or a NaN inside an `Ok`. A fitted model draws a sample of the
-//! right shape.
+//! right shape. d runs from 1 to 9 (columns for d ≤ 4, the tiles above);
+//! given precisions are symmetric, positive definite or not.
 #![no_main]
 
 mod common;
@@ -9,7 +10,7 @@ mod common;
 use common::f64s;
 use libfuzzer_sys::fuzz_target;
 use nogil::Sequential;
-use nogil::gmm::{CovarianceType, GaussianMixture, Init};
+use nogil::gmm::{CovarianceType, GaussianMixture, Init, InitialParams};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -18,14 +19,36 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (opts, rest) = data.split_at(8);
-    let d = 1 + opts[0] as usize % 4;
+    let d = 1 + opts[0] as usize % 9;
     let k = 1 + opts[1] as usize % 4;
-    let t = [CovarianceType::Full, CovarianceType::Tied, CovarianceType::Diag, CovarianceType::Spherical][opts[2] as usize % 4];
-    let init = match opts[3] % 4 {
+    let t = [CovarianceType::Full, CovarianceType::Tied, CovarianceType::Diag, CovarianceType::Spherical]
+        [opts[2] as usize % 4];
+    let init = match opts[3] % 5 {
         0 => Init::KMeans,
         1 => Init::KMeansPlusPlus,
         2 => Init::RandomFromData,
-        _ => Init::Random,
+        3 => Init::Random,
+        _ => {
+            // B + Bᵀ + c·I per matrix (B from the data's bytes, c from the
+            // options): symmetric, positive definite for some inputs only.
+            let c = f64::from(opts[3] / 5) * 0.25;
+            let byte = |i: usize| f64::from(rest.get(i).copied().unwrap_or(1) % 16) - 7.5;
+            let precisions = match t {
+                CovarianceType::Full | CovarianceType::Tied => {
+                    let mats = if t == CovarianceType::Full { k } else { 1 };
+                    (0..mats * d * d)
+                        .map(|at| {
+                            let (m, i, j) = (at / (d * d), at % (d * d) / d, at % d);
+                            let b = |i: usize, j: usize| byte(m * d * d + i * d + j);
+                            b(i, j) + b(j, i) + if i == j { c } else { 0.0 }
+                        })
+                        .collect()
+                }
+                CovarianceType::Diag => (0..k * d).map(|i| byte(i) + c).collect(),
+                CovarianceType::Spherical => (0..k).map(|i| byte(i) + c).collect(),
+            };
+            Init::Given(InitialParams { precisions: Some(precisions), ..Default::default() })
+        }
     };
     let reg = match opts[4] % 4 {
         0 => 1e-6,
@@ -42,14 +65,21 @@ fuzz_target!(|data: &[u8]| {
     } else {
         rest.iter().take(64 * d).map(|&b| f64::from(b % 16)).collect()
     };
-    let gm = GaussianMixture::new(k).covariance_type(t).init(init).reg_covar(reg).tol(tol).max_iter(max_iter).seed(opts[0] as u64);
+    let gm = GaussianMixture::new(k)
+        .covariance_type(t)
+        .init(init)
+        .reg_covar(reg)
+        .tol(tol)
+        .max_iter(max_iter)
+        .seed(opts[0] as u64);
     match gm.fit_with(&Sequential, &values, d) {
         Ok(m) => {
             let all = m.weights().iter().chain(m.means()).chain(m.covariances()).chain(m.precisions_cholesky());
             assert!(all.into_iter().all(|v| v.is_finite()), "non-finite parameter in an Ok fit: {m:?}");
             assert!((m.weights().iter().sum::<f64>() - 1.0).abs() < 1e-9);
             assert!(m.lower_bounds().iter().all(|v| v.is_finite()));
-            let (x, labels) = m.sample(16, &mut StdRng::seed_from_u64(u64::from(opts[1]))).expect("16 points fit in memory");
+            let (x, labels) =
+                m.sample(16, &mut StdRng::seed_from_u64(u64::from(opts[1]))).expect("16 points fit in memory");
             assert_eq!((x.len(), labels.len()), (16 * d, 16));
             assert!(labels.iter().all(|&c| c < k));
         }

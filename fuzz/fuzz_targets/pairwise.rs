@@ -8,8 +8,8 @@ mod common;
 
 use common::{f64s, pool};
 use libfuzzer_sys::fuzz_target;
-use nogil::kernels::pairwise::{pairwise_sum, pairwise_sum_raw};
 use nogil::Sequential;
+use nogil::kernels::pairwise::{pairwise_sum, pairwise_sum_raw};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&skip, rest)) = data.split_first() else { return };

@@ -8,8 +8,8 @@ mod common;
 
 use common::{f64s, pool};
 use libfuzzer_sys::fuzz_target;
-use nogil::kernels::summarize::{summarize, summarize_raw, summarize_simd};
 use nogil::Sequential;
+use nogil::kernels::summarize::{summarize, summarize_raw, summarize_simd};
 
 fuzz_target!(|data: &[u8]| {
     // First byte: a start offset 0..8 into an f64 buffer, so slices start at
