@@ -289,8 +289,8 @@ impl GaussianMixture {
     /// deviations overflow ([`Error::CovarianceOverflow`],
     /// [`Error::NonFiniteLikelihood`]), and a fit whose working memory
     /// cannot be allocated ([`Error::TooLarge`], before any work: for full
-    /// covariances that is about `(64 + 32·threads)·k·d²` bytes: two models and each
-    /// thread's running sums).
+    /// covariances about `(64 + 32·threads)·k·d²` bytes, for two models and
+    /// each thread's running sums).
     pub fn fit_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], d: usize) -> Result<GaussianMixtureModel, Error> {
         self.check_parameters()?;
         let n = check_data(exec, x, d)?;
