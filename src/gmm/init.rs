@@ -511,7 +511,7 @@ mod tests {
     /// once. Integer coordinates make every sum exact, so the order of
     /// additions cannot hide a stale distance; chosen rows fall in every
     /// whole block, and the data cross several blocks on several threads;
-    /// `d` = 2 and 3 take the vectorized passes, `d` = 5 the general ones.
+    /// `d` = 2 and 3 take the column passes, `d` = 5 and 11 the tiles'.
     #[test]
     #[cfg_attr(miri, ignore = "no unsafe code of its own; the executors' unsafe paths run under Miri elsewhere")]
     fn seeding_picks_the_rows_a_plain_kmeans_plus_plus_picks() {
