@@ -10,7 +10,8 @@ mod common;
 use common::{Fixture, THREADS, schedules, size};
 use nogil::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism};
 use nogil::kernels::gauss::{Factor, Gaussians, LN_2PI, log_densities, log_probability_raw};
-use nogil::{Error, Pool, Sequential};
+use nogil::sched::MAX_THREADS;
+use nogil::{Error, Pool, Schedule, Sequential, SpawnPerCall};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -910,6 +911,40 @@ fn a_fit_too_large_to_allocate_is_an_error_before_any_work() {
     let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
     let e = GaussianMixture::new(n).parallelism(Parallelism::Model).fit_with(&Sequential, &x, 1).unwrap_err();
     assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+}
+
+/// A model of 2²⁴ one-dimensional components answers per-row calls from
+/// tiles of `k × 128` values, 16 GiB for each thread that takes rows: on
+/// 4096 threads over 4096 rows that is 64 TiB, an error before any work.
+#[test]
+#[cfg_attr(miri, ignore = "a model of 2²⁴ components: too slow under Miri")]
+fn per_row_calls_too_large_to_allocate_are_errors_before_any_work() {
+    let k = 1 << 24;
+    let model = GaussianMixtureModel::from_parameters(
+        CovarianceType::Spherical,
+        1,
+        vec![1.0 / k as f64; k],
+        (0..k).map(|c| c as f64).collect(),
+        vec![1.0; k],
+    )
+    .unwrap();
+    let exec = SpawnPerCall::new(MAX_THREADS, Schedule::default()).unwrap();
+    let x: Vec<f64> = (0..MAX_THREADS).map(|i| i as f64).collect();
+    let narrow = [
+        model.predict_with(&exec, &x).map(drop),
+        model.score_samples_with(&exec, &x).map(drop),
+        model.score_with(&exec, &x).map(drop),
+    ];
+    for e in narrow {
+        let e = e.unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+        assert!(e.to_string().contains("16777216 components of dimension 1 on 4096 threads"), "{e}");
+    }
+    // Their `n × k` outputs (512 GiB) are too large already.
+    let wide = [model.predict_proba_with(&exec, &x).map(drop), log_densities(&exec, model.gaussians(), &x).map(drop)];
+    for e in wide {
+        assert!(matches!(e, Err(Error::TooLarge { .. })), "{e:?}");
+    }
 }
 
 #[test]

@@ -765,12 +765,11 @@ impl GaussianMixtureModel {
         self.lower_bounds.last().copied().unwrap_or(f64::NEG_INFINITY)
     }
 
-    /// The per-row answers; errors as [`predict_with`](Self::predict_with)'s,
-    /// and [`Error::TooLarge`] for an output that cannot be allocated.
+    /// The per-row answers; errors as [`predict_with`](Self::predict_with)'s.
     fn rows<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], what: RowOutput) -> Result<Vec<f64>, Error> {
         let n = check_data(exec, x, self.d)?;
         let mut out = try_filled("the output", n, what.width(self.components()), 0.0)?;
-        per_row(exec, &self.gaussians, x, what, &mut out);
+        per_row(exec, &self.gaussians, x, what, &mut out)?;
         if out.iter().any(|v| v.is_nan()) {
             return Err(Error::NonFiniteLikelihood { iteration: 0 });
         }
@@ -785,6 +784,9 @@ impl GaussianMixtureModel {
     /// `score`, `bic`, `aic`) reject mis-shaped data ([`Error::Shape`]), NaN
     /// or ±Inf ([`Error::NonFinite`]), and a row so far from every component
     /// that its squared distances overflow ([`Error::NonFiniteLikelihood`]).
+    /// They are [`Error::TooLarge`], before any work, when the output or the
+    /// scratch cannot be allocated: each thread that takes rows holds
+    /// `(k + 3d + 3) × 128` values, 16 GiB per thread for 2²⁴ components.
     pub fn predict_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64]) -> Result<Vec<usize>, Error> {
         Ok(self.rows(exec, x, RowOutput::Label)?.into_iter().map(|v| v as usize).collect())
     }

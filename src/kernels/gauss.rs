@@ -51,7 +51,7 @@ use std::num::NonZeroUsize;
 use std::ops::Range;
 
 use crate::Error;
-use crate::error::try_filled;
+use crate::error::{try_filled, try_room};
 use crate::sched::{Executor, for_each_chunk_mut, map_reduce};
 use crate::simd::{self, F64s, LANES, Matches, exp_nonpositive, hsum, ln_normal, load, load_columns, split_exponent};
 
@@ -1355,14 +1355,19 @@ pub(crate) fn pass_values(
         Moments::Means => 0,
     };
     let stats = k.checked_mul(d.checked_add(1)?.checked_add(second)?)?;
-    let tile = k.checked_add(d.checked_mul(3)?)?.checked_add(3)?.checked_mul(TILE)?;
-    let per_thread = stats.checked_mul(LANES)?.checked_add(tile)?;
+    let per_thread = stats.checked_mul(LANES)?.checked_add(tile_values(k, d)?)?;
     let blocks = n.div_ceil(pass_block(n, d, k, moments).get());
     let densities = match parallelism {
         Parallelism::Data => 0,
         Parallelism::Model => k.checked_mul(n)?,
     };
     per_thread.checked_mul(threads)?.checked_add(stats.checked_mul(blocks.checked_add(1)?)?)?.checked_add(densities)
+}
+
+/// The `f64` values of one thread's [`Tile`] for `k` components of
+/// dimension `d` (see [`Tile::new`]), or `None` when that overflows `usize`.
+fn tile_values(k: usize, d: usize) -> Option<usize> {
+    k.checked_add(d.checked_mul(3)?)?.checked_add(3)?.checked_mul(TILE)
 }
 
 /// How the E-step is spread over threads.
@@ -1576,10 +1581,25 @@ impl RowOutput {
 }
 
 /// Per-row outputs of `x` under `g`, in parallel; `out` holds `width` values per row.
-pub(crate) fn per_row<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64], what: RowOutput, out: &mut [f64]) {
+///
+/// [`Error::TooLarge`], before any work, if the tiles cannot be allocated:
+/// each thread that takes rows holds one of `k + 3d + 3` rows of [`TILE`]
+/// values, which for many components outgrows the data and the output.
+pub(crate) fn per_row<E: Executor + ?Sized>(
+    exec: &E,
+    g: &Gaussians,
+    x: &[f64],
+    what: RowOutput,
+    out: &mut [f64],
+) -> Result<(), Error> {
     let (k, d) = (g.k, g.d);
     let width = what.width(k);
     debug_assert_eq!(out.len(), x.len() / d * width);
+    let threads = exec.threads().min(x.len() / d);
+    let values = tile_values(k, d).and_then(|v| v.checked_mul(threads));
+    try_room("the per-row tiles", values.and_then(|v| v.checked_mul(8)), || {
+        format!("{k} components of dimension {d} on {threads} threads")
+    })?;
     for_each_chunk_mut(exec, out, width, |rows, out| {
         with_dim!(d, |dim| {
             let first = rows.start;
@@ -1626,10 +1646,17 @@ pub(crate) fn per_row<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64], 
             });
         })
     });
+    Ok(())
 }
 
 /// Weighted log-densities `ln πₖ + ln N(xᵢ | μₖ, Σₖ)` of every row of `x`
 /// (row-major, `g.dim()` columns) for every component: `n × k`, row-major.
+///
+/// # Errors
+///
+/// [`Error::Shape`] when `x` is not whole rows; [`Error::TooLarge`], before
+/// any work, when the output or each thread's scratch of
+/// `(k + 3d + 3) × 128` values cannot be allocated.
 ///
 /// ```
 /// use nogil::kernels::gauss::{Factor, Gaussians, LN_2PI, log_densities};
@@ -1642,7 +1669,7 @@ pub(crate) fn per_row<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64], 
 pub fn log_densities<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64]) -> Result<Vec<f64>, Error> {
     let n = rows(x, g.d)?;
     let mut out = try_filled("the log-densities", n, g.k, 0.0)?;
-    per_row(exec, g, x, RowOutput::LogDensities, &mut out);
+    per_row(exec, g, x, RowOutput::LogDensities, &mut out)?;
     Ok(out)
 }
 
