@@ -622,6 +622,32 @@ fn merged_statistics_of_chunks_give_the_next_em_iterate() {
     }
 }
 
+/// Merging statistics into themselves doubles their sample count: past
+/// `usize::MAX` that is an error that leaves them as they were, never a
+/// count that wraps to a small number.
+#[test]
+fn a_merge_whose_sample_count_overflows_is_an_error() {
+    let model =
+        GaussianMixtureModel::from_parameters(CovarianceType::Diag, 2, vec![1.0], vec![0.0, 0.0], vec![1.0, 1.0])
+            .unwrap();
+    let mut stats = model.summarize(&Sequential, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    let mut doublings = 0;
+    let e = loop {
+        let before = stats.clone();
+        match stats.merge(&before) {
+            Ok(()) => doublings += 1,
+            Err(e) => {
+                assert_eq!(stats.samples(), before.samples());
+                assert_eq!(stats.weights_sum(), before.weights_sum());
+                break e;
+            }
+        }
+    };
+    // 3·2⁶² fits in 64 bits, 3·2⁶³ does not.
+    assert_eq!(doublings, usize::BITS - 2, "{e}");
+    assert!(matches!(e, Error::InvalidParameter { .. }), "{e}");
+}
+
 // ---------------------------------------------------------------------------
 // Hard data.
 

@@ -80,7 +80,9 @@ impl SufficientStats {
     /// Adds the statistics of another chunk of data taken under the same model.
     ///
     /// Errors when the two differ in covariance type, shape or shift (they
-    /// were taken under different models, and their sum would mean nothing).
+    /// were taken under different models, and their sum would mean nothing),
+    /// or when the total sample count would overflow `usize` (only reachable
+    /// by merging statistics into themselves); `self` is then unchanged.
     pub fn merge(&mut self, other: &SufficientStats) -> Result<(), Error> {
         if self.covariance_type != other.covariance_type || self.d != other.d || self.components() != other.components()
         {
@@ -97,9 +99,14 @@ impl SufficientStats {
                 expected: "statistics taken under the same model (same means)",
             });
         }
+        let samples = self.samples.checked_add(other.samples).ok_or_else(|| Error::InvalidParameter {
+            name: "statistics to merge",
+            value: format!("{} + {} samples", self.samples, other.samples),
+            expected: "a total sample count that fits in usize",
+        })?;
         self.pass = std::mem::replace(&mut self.pass, PassStats { n: vec![], s: vec![], q: vec![], loglik: 0.0 })
             .add(other.pass.clone());
-        self.samples += other.samples;
+        self.samples = samples;
         Ok(())
     }
 }
