@@ -1,8 +1,10 @@
 //! Small arbitrary data and options: a fit returns `Ok` with finite
 //! parameters whose weights sum to 1, or a documented `Err`; never a panic,
 //! a hang, or a NaN inside an `Ok`. A fitted model draws a sample of the
-//! right shape. d runs from 1 to 9 (columns for d ≤ 4, the tiles above);
-//! given precisions are symmetric, positive definite or not.
+//! right shape, and predicts, scores and assigns the data consistently (or
+//! says that rows cannot be scored). d runs from 1 to 9 (columns for d ≤ 4,
+//! the tiles above); given precisions are symmetric, positive definite or
+//! not.
 #![no_main]
 
 mod common;
@@ -82,6 +84,26 @@ fuzz_target!(|data: &[u8]| {
                 m.sample(16, &mut StdRng::seed_from_u64(u64::from(opts[1]))).expect("16 points fit in memory");
             assert_eq!((x.len(), labels.len()), (16 * d, 16));
             assert!(labels.iter().all(|&c| c < k));
+            // The per-row calls on the fitted data: consistent answers, or
+            // the documented error for rows too far to score.
+            let n = values.len() / d;
+            match (m.predict(&values), m.predict_proba(&values), m.score_samples(&values)) {
+                (Ok(labels), Ok(proba), Ok(scores)) => {
+                    assert_eq!((labels.len(), proba.len(), scores.len()), (n, n * k, n));
+                    for (i, row) in proba.chunks_exact(k).enumerate() {
+                        assert!(row.iter().all(|p| (0.0..=1.0).contains(p)), "{row:?}");
+                        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{row:?}");
+                        assert!(row.iter().all(|&p| p <= row[labels[i]]), "label {} of {row:?}", labels[i]);
+                    }
+                    assert!(scores.iter().all(|s| !s.is_nan() && *s < f64::INFINITY), "{scores:?}");
+                }
+                (Err(a), Err(b), Err(c)) => {
+                    for e in [a, b, c] {
+                        assert!(matches!(e, nogil::Error::NonFiniteLikelihood { .. }), "{e}");
+                    }
+                }
+                other => panic!("the per-row calls disagree on whether the rows can be scored: {other:?}"),
+            }
         }
         Err(e) => assert!(!e.to_string().is_empty()),
     }
