@@ -1232,18 +1232,11 @@ fn moments4(r: &[F64s], x: [&[F64s]; 4], acc: &mut [F64s]) {
 
 /// Folds `items` into `acc` two ways, as [`Fixed`]'s statistics loop does:
 /// items 0, 2, 4, … into a partial that starts at `acc`, items 1, 3, … into
-/// one that starts at 0, then `acc` becomes their sum.
+/// one that starts at 0, then `acc` becomes their sum ([`fold2_each`] of one
+/// sum).
 #[inline(always)]
-fn fold2<T>(acc: &mut F64s, mut items: impl Iterator<Item = T>, mut f: impl FnMut(F64s, T) -> F64s) {
-    let (mut even, mut odd) = (*acc, F64s::splat(0.0));
-    while let Some(item) = items.next() {
-        even = f(even, item);
-        match items.next() {
-            Some(item) => odd = f(odd, item),
-            None => break,
-        }
-    }
-    *acc = even + odd;
+fn fold2<T>(acc: &mut F64s, items: impl Iterator<Item = T>, mut f: impl FnMut(F64s, T) -> F64s) {
+    fold2_each(core::array::from_mut(acc), items, |[a], item| [f(a, item)]);
 }
 
 /// [`fold2`] of `M` sums over the same items at once: each sum's even and
