@@ -77,7 +77,9 @@
 //!
 //! [`map_reduce`] reduces fixed-size blocks and combines them in a fixed
 //! tree, so a floating-point reduction is bit-identical for any thread count,
-//! schedule and executor. OpenMP, rayon and joblib do not promise this.
+//! schedule and executor. OpenMP, rayon and joblib do not promise this. The
+//! tree's pairs are combined as soon as both halves exist, so few block
+//! results are alive at once.
 //!
 //! ## SIMD build story
 //!

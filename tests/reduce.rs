@@ -4,9 +4,10 @@
 mod common;
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{Fixture, THREADS, schedules, size};
-use nogil::{Executor, Pool, Sequential, for_each_chunk_mut, map_reduce};
+use nogil::{Executor, Pool, Schedule, Sequential, for_each_chunk_mut, map_reduce};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 /// The documented tree, plainly: block sums in order, then pairs level by
@@ -89,5 +90,135 @@ fn chunks_mut_gives_each_item_its_own_slots() {
                 assert_eq!(*v, expected, "{} len {len} stride {stride}", exec.label());
             }
         }
+    }
+}
+
+/// Cuts `0..n` into ranges of 1 to `longest` items and runs them in a
+/// shuffled order from `threads` threads: an executor that keeps the
+/// contract but no useful order.
+struct Shuffled {
+    threads: usize,
+    longest: usize,
+    seed: u64,
+}
+
+// SAFETY: the ranges are disjoint, lie in `0..n` and cover it, each passed
+// once; `thread::scope` joins every thread (resuming a panic) before
+// returning.
+unsafe impl Executor for Shuffled {
+    fn threads(&self) -> usize {
+        self.threads
+    }
+
+    fn for_each_range(&self, n: usize, body: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
+        use rand::seq::SliceRandom;
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut ranges = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let end = n.min(start + rng.random_range(1..=self.longest));
+            ranges.push(start..end);
+            start = end;
+        }
+        ranges.shuffle(&mut rng);
+        std::thread::scope(|s| {
+            for part in ranges.chunks(ranges.len().div_ceil(self.threads).max(1)) {
+                s.spawn(move || part.iter().for_each(|r| body(r.clone())));
+            }
+        });
+    }
+
+    fn label(&self) -> String {
+        format!("shuffled({} threads, ranges of 1..={}, seed {})", self.threads, self.longest, self.seed)
+    }
+}
+
+#[test]
+fn blocks_run_in_any_order_on_any_thread_give_the_same_tree() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let x: Vec<f64> =
+        (0..size(20_000, 300)).map(|_| rng.random::<f64>() * 10f64.powi(rng.random_range(-8..8))).collect();
+    for block in [1, 3, 64] {
+        let expected = reference_sum(&x, block);
+        let (teams, longest): (&[(usize, u64)], &[usize]) = if cfg!(miri) {
+            (&[(1, 0), (3, 2)], &[1, 5])
+        } else {
+            (&[(1, 0), (2, 1), (3, 2), (7, 3), (16, 4)], &[1, 2, 5, 40])
+        };
+        for &(threads, seed) in teams {
+            for &longest in longest {
+                let exec = Shuffled { threads, longest, seed };
+                let got = block_sum(&exec, &x, block).unwrap();
+                assert_eq!(got.to_bits(), expected.to_bits(), "{} block {block}", exec.label());
+            }
+        }
+    }
+}
+
+/// A partial result that counts how many are alive, and the most at once.
+struct Live<'a> {
+    count: &'a (AtomicUsize, AtomicUsize),
+    sum: usize,
+}
+
+impl<'a> Live<'a> {
+    fn new(count: &'a (AtomicUsize, AtomicUsize), sum: usize) -> Self {
+        let now = count.0.fetch_add(1, Ordering::SeqCst) + 1;
+        count.1.fetch_max(now, Ordering::SeqCst);
+        Live { count, sum }
+    }
+}
+
+impl Drop for Live<'_> {
+    fn drop(&mut self) {
+        self.count.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The most partials alive at once while `exec` reduces `m` blocks.
+fn peak_partials(exec: &dyn Executor, m: usize) -> usize {
+    let count = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let total = map_reduce(
+        exec,
+        m,
+        NonZeroUsize::MIN,
+        |r| Live::new(&count, r.start),
+        |a, b| Live::new(a.count, a.sum + b.sum),
+    );
+    assert_eq!(total.map(|t| t.sum), Some(m * (m - 1) / 2), "{}", exec.label());
+    assert_eq!(count.0.load(Ordering::SeqCst), 0, "every partial dropped");
+    count.1.load(Ordering::SeqCst)
+}
+
+#[test]
+fn executors_that_run_blocks_in_ascending_order_hold_few_partials() {
+    let m = size(4096, 64);
+    let levels = m.next_power_of_two().trailing_zeros() as usize;
+    // One thread holds the finished prefix's binary decomposition and what
+    // it combines: a few more than log₂ m.
+    let sequential = peak_partials(&Sequential, m);
+    assert!(sequential <= levels + 3, "sequential: {sequential} partials alive at once");
+    let ascending =
+        [Schedule::Static { chunk: None }, Schedule::Dynamic { chunk: 1 }, Schedule::Guided { min_chunk: 1 }];
+    for &threads in THREADS {
+        let fx = Fixture::new(threads);
+        for exec in fx.executors(&ascending) {
+            if exec.label().starts_with("rayon") || exec.label() == "sequential" {
+                continue;
+            }
+            // The blocks not yet run are at most `threads + 1` runs, so the
+            // finished ones' decomposition has at most `2·levels` nodes per
+            // run; each thread adds what it holds, and a thread paused
+            // part-way up the tree keeps up to `levels` siblings waiting.
+            let bound = (threads + 1) * (3 * levels + 2);
+            let peak = peak_partials(exec.as_ref(), m);
+            assert!(peak <= bound.min(m), "{}: {peak} partials alive at once, bound {bound}", exec.label());
+        }
+    }
+    // In any order, no two waiting partials are siblings, so at most one of
+    // each pair of blocks waits, beside what each thread holds.
+    for threads in [1, 4] {
+        let peak = peak_partials(&Shuffled { threads, longest: 1, seed: 5 }, m);
+        assert!(peak <= m.div_ceil(2) + 3 * threads, "shuffled on {threads}: {peak} of {m} alive at once");
     }
 }

@@ -424,8 +424,8 @@ pub(crate) fn random_responsibilities(seed: u64, row: usize, out: &mut [f64]) {
 
 /// The M-step's statistics for given responsibilities: `resp(i, r)` fills
 /// row `i`'s `k` responsibilities into `r` (zeros allowed), shifted by `shift`.
-/// In the E-step pass's blocks, so that the blocks' statistics, kept until
-/// the reduction, take no more memory than the pass's.
+/// In the E-step pass's blocks, so that the blocks' statistics take no more
+/// memory than the pass's.
 pub(crate) fn resp_stats<E, R>(exec: &E, x: &[f64], d: usize, shift: &[f64], moments: Moments, resp: R) -> PassStats
 where
     E: Executor + ?Sized,

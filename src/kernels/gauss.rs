@@ -511,8 +511,8 @@ impl Sums {
 
 thread_local! {
     /// The vectors of this thread's last [`Sums`], kept for its next block:
-    /// allocating them anew for every block, while the blocks' results stay
-    /// alive until the reduction, costs about a tenth of a pass.
+    /// allocating them anew for every block cost about a tenth of a pass
+    /// when measured.
     static SPARE_SUMS: Cell<Vec<F64s>> = const { Cell::new(Vec::new()) };
 }
 
@@ -1318,9 +1318,9 @@ fn responsibilities(k: usize, tile: &mut Tile, sums: &mut Sums) {
 /// `k` (never by thread count, so the sums have the same bits on every
 /// executor). At least 4096 rows, so that a block's partial statistics are
 /// small beside its rows; about `n / 64` for large `n`, because every block
-/// costs a result kept for the reduction (at 4096 rows, a tenth of a
-/// two-thread pass over 4·10⁶ points), while 64 blocks still give any
-/// schedule room to balance 16 threads; at most 2¹⁶.
+/// costs a result to make and combine (at 4096 rows, a tenth of a
+/// two-thread pass over 4·10⁶ points when measured), while 64 blocks still
+/// give any schedule room to balance 16 threads; at most 2¹⁶.
 pub(crate) fn pass_block(n: usize, d: usize, k: usize, moments: Moments) -> NonZeroUsize {
     let stats_len = k * (1 + d + moments.per_component(d));
     let least = (stats_len.saturating_mul(8) / d.max(1)).clamp(4096, 1 << 16);
@@ -1331,7 +1331,9 @@ pub(crate) fn pass_block(n: usize, d: usize, k: usize, moments: Moments) -> NonZ
 /// The most `f64` values a [`pass`] of `k` components over `n` rows of
 /// dimension `d` holds beside its inputs, on `threads` threads: each
 /// thread's running sums (`LANES` per statistic) and tile, every block's
-/// statistics (all kept until the reduction) and the result, and for
+/// statistics (an executor that runs blocks in no useful order may hold
+/// about half of them at once; [`map_reduce`] combines ascending ones as
+/// they come) and the result, and for
 /// [`Parallelism::Model`] the `k × n` log-densities. `None` when the count
 /// overflows `usize`.
 pub(crate) fn pass_values(

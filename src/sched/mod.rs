@@ -26,6 +26,7 @@ mod pool;
 mod reduce;
 mod signal;
 mod sync;
+mod tree;
 
 pub use chunks::Schedule;
 #[cfg(not(loom))]

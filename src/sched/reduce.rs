@@ -16,29 +16,37 @@
 //! The tree: partials `p0 … p(m-1)` are combined level by level,
 //! `(p0 ⊕ p1), (p2 ⊕ p3), …`, an odd last one carried up unchanged, until one
 //! remains. The same tree written as plain loops is in `tests/reduce.rs`.
+//!
+//! A node is combined as soon as both its halves are done, inside the
+//! parallel loop: by the thread that ran them when they lie in one of its
+//! ranges, else by the thread that finished the second (see `tree.rs`). So
+//! the combining is shared by the threads, and when each thread runs its
+//! blocks in ascending order and claims them in ascending order ([`Sequential`],
+//! and static without a chunk size, dynamic and guided on [`Pool`] and
+//! [`SpawnPerCall`]), at most `(threads + 1)·(3·⌈log₂ m⌉ + 2)` partials are
+//! alive at once, instead of all `m` (`tests/reduce.rs` checks this bound).
+//! A round-robin static schedule, or an executor that runs blocks in no
+//! useful order, may hold up to `⌈m/2⌉` plus three per thread.
+//!
+//! [`Sequential`]: super::Sequential
+//! [`Pool`]: super::Pool
+//! [`SpawnPerCall`]: super::SpawnPerCall
 
-use std::cell::UnsafeCell;
 use std::num::NonZeroUsize;
 use std::ops::Range;
 
 use super::Executor;
+use super::tree::Tree;
 
 /// The block size kernels use unless they have a reason to pick another:
 /// 4096 items is 32 KiB of f64, one L1 data cache, and enough work per block
 /// that claiming a block costs well under 1% of running it.
 pub const DEFAULT_BLOCK: NonZeroUsize = NonZeroUsize::new(4096).unwrap();
 
-/// One write-once slot per block, filled from whichever thread ran the block.
-struct Slots<T>(Box<[UnsafeCell<Option<T>>]>);
-
-// SAFETY: slot `b` is written only by the single call that received block
-// `b` (the `Executor` contract makes block ranges disjoint), and read only
-// after `for_each_range` returned; so sharing `&Slots` across threads never
-// lets two threads touch one slot. `T: Send` because values move threads.
-unsafe impl<T: Send> Sync for Slots<T> {}
-
 /// Reduces `0..n` deterministically: `map` each block of `block` items (the
-/// last may be shorter), then combine block results in a fixed pairwise tree.
+/// last may be shorter), and combine block results in a fixed pairwise tree,
+/// each pair as soon as both halves exist (so `reduce` runs on the
+/// executor's threads too).
 ///
 /// Returns `None` when `n == 0`. The result is bit-identical whatever the
 /// executor, thread count or schedule (see the module docs).
@@ -58,32 +66,20 @@ where
     T: Send,
     E: Executor + ?Sized,
     M: Fn(Range<usize>) -> T + Sync,
-    R: Fn(T, T) -> T,
+    R: Fn(T, T) -> T + Sync,
 {
     let block = block.get();
     let blocks = n.div_ceil(block);
     if blocks == 0 {
         return None;
     }
-    let slots = Slots((0..blocks).map(|_| UnsafeCell::new(None)).collect());
+    let tree = Tree::new(blocks);
     exec.for_each_range(blocks, &|range: Range<usize>| {
-        // Capture `&Slots` (which is Sync), not its field.
-        let slots = &slots;
-        for b in range {
-            let start = b * block;
-            let value = map(start..n.min(start + block));
-            // SAFETY: block `b` belongs to this call alone (Executor
-            // contract: disjoint ranges), so no other thread accesses slot `b`.
-            unsafe { *slots.0[b].get() = Some(value) };
-        }
+        let block_of = |b: usize| map(b * block..n.min(b * block + block));
+        // SAFETY: the executor's ranges are disjoint (Executor contract).
+        unsafe { tree.leaves(range, block_of, &reduce) };
     });
-    let level: Vec<T> = slots
-        .0
-        .into_vec()
-        .into_iter()
-        .map(|cell| cell.into_inner().expect("Executor contract: every block is visited"))
-        .collect();
-    pairwise_tree(level, reduce)
+    Some(tree.into_root().expect("Executor contract: every block is visited"))
 }
 
 /// Combines `level` in [`map_reduce`]'s fixed pairwise tree: `(p0 ⊕ p1),
