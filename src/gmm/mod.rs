@@ -786,7 +786,8 @@ impl GaussianMixtureModel {
     /// that its squared distances overflow ([`Error::NonFiniteLikelihood`]).
     /// They are [`Error::TooLarge`], before any work, when the output or the
     /// scratch cannot be allocated: each thread that takes rows holds
-    /// `(k + 3d + 3) × 128` values, 16 GiB per thread for 2²⁴ components.
+    /// `(k + d + 3) × 128` values (`(k + 2d + 3) × 128` for full or tied
+    /// covariances with `d > 4`), 16 GiB per thread for 2²⁴ components.
     pub fn predict_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64]) -> Result<Vec<usize>, Error> {
         Ok(self.rows(exec, x, RowOutput::Label)?.into_iter().map(|v| v as usize).collect())
     }

@@ -826,9 +826,11 @@ struct Tile {
     inv: Vec<F64s>,
     /// Rows held (≤ TILE); lanes past it are padding.
     rows: usize,
-    /// `d × G` scratch of the blocked (large-`d`) path: `x − μ`.
+    /// `d × G` scratch of the blocked (large-`d`) path: `x − μ`, for a
+    /// triangular factor or full moments. Empty until first used.
     dt: Vec<F64s>,
-    /// `d × G` scratch of the blocked path: `r·(x − μ)`.
+    /// `d × G` scratch of the blocked path: `r·(x − μ)`, for full moments.
+    /// Empty until first used.
     rt: Vec<F64s>,
 }
 
@@ -842,8 +844,8 @@ impl Tile {
             sum: zeros(1),
             inv: zeros(1),
             rows: 0,
-            dt: zeros(d),
-            rt: zeros(d),
+            dt: Vec::new(),
+            rt: Vec::new(),
         }
     }
 
@@ -925,8 +927,17 @@ fn tiles<D: Dim>(dim: D, k: usize, x: &[f64], rows: Range<usize>, mut f: impl Fn
     SPARE.set(Some(tile));
 }
 
+/// Makes `scratch` hold at least `rows` rows of `G` vectors: [`Tile::dt`]
+/// and [`Tile::rt`] are allocated only by the paths that use them.
+fn grow(scratch: &mut Vec<F64s>, rows: usize) {
+    if scratch.len() < rows * G {
+        scratch.resize(rows * G, F64s::splat(0.0));
+    }
+}
+
 /// Writes `x − μₖ` of every group of the tile into `tile.dt`.
 fn tile_diffs(d: usize, mu: &[f64], tile: &mut Tile) {
+    grow(&mut tile.dt, d);
     let groups = tile.groups();
     for j in 0..d {
         let m = F64s::splat(mu[j]);
@@ -1144,6 +1155,7 @@ fn tile_stats_blocked(d: usize, g: &Gaussians, moments: Moments, c: usize, tile:
         return tile_stats_diagonal(d, g, moments, c, tile, acc);
     }
     tile_diffs(d, g.mean(c), tile);
+    grow(&mut tile.rt, d);
     let groups = tile.groups();
     let Tile { lt, inv, dt, rt, .. } = tile;
     let (e, inv) = (part(lt, c, groups), &inv[..groups]);
@@ -1329,7 +1341,8 @@ pub(crate) fn pass_block(n: usize, d: usize, k: usize, moments: Moments) -> NonZ
 }
 
 /// The most `f64` values a [`pass`] of `k` components over `n` rows of
-/// dimension `d` holds beside its inputs, on `threads` threads: each
+/// dimension `d` holds beside its inputs, on `threads` threads, for a fit
+/// (whose factors are triangular exactly when its moments are full): each
 /// thread's running sums (`LANES` per statistic) and tile, every block's
 /// statistics (an executor that runs blocks in no useful order may hold
 /// about half of them at once; [`map_reduce`] combines ascending ones as
@@ -1350,7 +1363,8 @@ pub(crate) fn pass_values(
         Moments::Means => 0,
     };
     let stats = k.checked_mul(d.checked_add(1)?.checked_add(second)?)?;
-    let per_thread = stats.checked_mul(LANES)?.checked_add(tile_values(k, d)?)?;
+    let full = moments == Moments::Full;
+    let per_thread = stats.checked_mul(LANES)?.checked_add(tile_values(k, d, full, full)?)?;
     let blocks = n.div_ceil(pass_block(n, d, k, moments).get());
     let densities = match parallelism {
         Parallelism::Data => 0,
@@ -1360,9 +1374,12 @@ pub(crate) fn pass_values(
 }
 
 /// The `f64` values of one thread's [`Tile`] for `k` components of
-/// dimension `d` (see [`Tile::new`]), or `None` when that overflows `usize`.
-fn tile_values(k: usize, d: usize) -> Option<usize> {
-    k.checked_add(d.checked_mul(3)?)?.checked_add(3)?.checked_mul(TILE)
+/// dimension `d`, with the blocked path's scratch (`d > 4`): `x − μ` for a
+/// `triangular` factor's densities or for `full_moments`, and `r·(x − μ)`
+/// for full moments. `None` when that overflows `usize`.
+fn tile_values(k: usize, d: usize, triangular: bool, full_moments: bool) -> Option<usize> {
+    let scratch = if d > 4 { usize::from(triangular || full_moments) + usize::from(full_moments) } else { 0 };
+    k.checked_add(d.checked_mul(1 + scratch)?)?.checked_add(3)?.checked_mul(TILE)
 }
 
 /// How the E-step is spread over threads.
@@ -1578,8 +1595,9 @@ impl RowOutput {
 /// Per-row outputs of `x` under `g`, in parallel; `out` holds `width` values per row.
 ///
 /// [`Error::TooLarge`], before any work, if the tiles cannot be allocated:
-/// each thread that takes rows holds one of `k + 3d + 3` rows of [`TILE`]
-/// values, which for many components outgrows the data and the output.
+/// each thread that takes rows holds one of `k + d + 3` rows of [`TILE`]
+/// values (`k + 2d + 3` for a triangular factor with `d > 4`), which for
+/// many components outgrows the data and the output.
 pub(crate) fn per_row<E: Executor + ?Sized>(
     exec: &E,
     g: &Gaussians,
@@ -1591,7 +1609,8 @@ pub(crate) fn per_row<E: Executor + ?Sized>(
     let width = what.width(k);
     debug_assert_eq!(out.len(), x.len() / d * width);
     let threads = exec.threads().min(x.len() / d);
-    let values = tile_values(k, d).and_then(|v| v.checked_mul(threads));
+    let triangular = g.factor == Factor::Triangular;
+    let values = tile_values(k, d, triangular, false).and_then(|v| v.checked_mul(threads));
     try_room("the per-row tiles", values.and_then(|v| v.checked_mul(8)), || {
         format!("{k} components of dimension {d} on {threads} threads")
     })?;
@@ -1701,6 +1720,52 @@ mod tests {
                         s.n.iter().chain(&s.s).chain(&s.q).chain([&s.loglik]).map(|v| v.to_bits()).collect::<Vec<_>>()
                     };
                     assert_eq!(bits(&fixed), bits(&blocked), "d={d} {factor:?} {moments:?}");
+                }
+            }
+        }
+    }
+
+    /// The blocked path's scratch is allocated only where it is used, and
+    /// `tile_values` counts exactly what a tile then holds.
+    #[test]
+    fn a_tile_holds_what_tile_values_counts() {
+        let k = 3;
+        for d in [2, 6] {
+            let rows = if cfg!(miri) { 13 } else { TILE };
+            let x: Vec<f64> = (0..rows * d).map(|i| ((i * 31) % 17) as f64 * 0.25 - 2.0).collect();
+            for factor in [Factor::Triangular, Factor::Diagonal] {
+                let triangular = factor == Factor::Triangular;
+                let per = if triangular { d * d } else { d };
+                let factors =
+                    (0..k * per).map(|i| if !triangular || (i % per) % (d + 1) == 0 { 1.5 } else { 0.1 }).collect();
+                let means = (0..k * d).map(|i| (i as f64 * 0.37).cos()).collect();
+                let g = Gaussians::new(d, factor, means, factors, &vec![-0.5; k]).unwrap();
+                for moments in [Moments::Means, Moments::Diagonal, Moments::Full] {
+                    let full = moments == Moments::Full;
+                    let mut tile = Tile::new(k, d);
+                    let mut sums = Sums::new(k, d, moments);
+                    // As a pass runs it: fixed loops for d ≤ 4, blocked ones above.
+                    with_dim!(d, |dim| {
+                        tile.load(dim, &x, 0..rows);
+                        tile.densities(dim, &g);
+                        responsibilities(k, &mut tile, &mut sums);
+                        for c in 0..k {
+                            dim.stats(&g, moments, c, &mut tile, sums.component(c));
+                        }
+                    });
+                    let scratch = |v: &Vec<F64s>| v.len() / G;
+                    let blocked = d > 4;
+                    assert_eq!(
+                        scratch(&tile.dt),
+                        if blocked && (triangular || full) { d } else { 0 },
+                        "{factor:?} {moments:?} d={d}"
+                    );
+                    assert_eq!(scratch(&tile.rt), if blocked && full { d } else { 0 }, "{factor:?} {moments:?} d={d}");
+                    let held = [&tile.xt, &tile.lt, &tile.top, &tile.sum, &tile.inv, &tile.dt, &tile.rt]
+                        .map(|v| v.len())
+                        .iter()
+                        .sum::<usize>();
+                    assert_eq!(Some(held * LANES), tile_values(k, d, triangular, full), "{factor:?} {moments:?} d={d}");
                 }
             }
         }
