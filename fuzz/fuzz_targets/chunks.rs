@@ -1,6 +1,7 @@
 //! Any loop length, team size and schedule: the chunk arithmetic partitions
-//! `0..n` exactly, with the chunk sizes the schedule promises, and a real pool
-//! visits every index once.
+//! `0..n` exactly, with the chunk sizes the schedule promises, a real pool
+//! visits every index once, and `map_reduce` over those chunks, run in any
+//! order, builds its fixed tree.
 #![no_main]
 
 mod common;
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use common::pool;
 use libfuzzer_sys::fuzz_target;
 use nogil::sched::chunks::{claim_sequence, guided_chunk_len, static_block};
-use nogil::{Executor, Schedule};
+use nogil::{Executor, Schedule, map_reduce};
 
 fn word(data: &[u8], at: usize) -> usize {
     let mut b = [0u8; 8];
@@ -74,4 +75,53 @@ fuzz_target!(|data: &[u8]| {
         }
     });
     assert!(visits.iter().all(|v| v.load(Ordering::Relaxed) == 1));
+
+    // map_reduce over the schedule's chunks, run one after another in an
+    // order the input picks: the tree must be the fixed one whatever the
+    // order. `mix` is neither associative nor commutative, so any other
+    // grouping or order of the leaves gives another value.
+    let exec = Replay { team, schedule, seed: (word(data, 1) >> 20) ^ word(data, 25) };
+    let leaf = |i: usize| (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5851_F42D;
+    let mix = |a: u64, b: u64| a.rotate_left(5).wrapping_mul(31) ^ b.wrapping_add(0x2545_F491);
+    let got = map_reduce(&exec, n, std::num::NonZeroUsize::MIN, |r| leaf(r.start), mix);
+    let mut level: Vec<u64> = (0..n).map(leaf).collect();
+    while level.len() > 1 {
+        level = level.chunks(2).map(|p| if p.len() == 2 { mix(p[0], p[1]) } else { p[0] }).collect();
+    }
+    assert_eq!(got, level.first().copied(), "{schedule} n={n} team={team}");
 });
+
+/// Plays `claim_sequence(n, team, schedule)` on the calling thread, in an
+/// order drawn from `seed`.
+struct Replay {
+    team: usize,
+    schedule: Schedule,
+    seed: usize,
+}
+
+// SAFETY: the claim sequence partitions `0..n` (checked above), each range
+// is passed once, and every call returns before `for_each_range` does.
+unsafe impl Executor for Replay {
+    fn threads(&self) -> usize {
+        self.team
+    }
+
+    fn for_each_range(&self, n: usize, body: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
+        let mut ranges = claim_sequence(n, self.team, self.schedule);
+        let mut state = self.seed as u64 | 1;
+        for i in (1..ranges.len()).rev() {
+            // xorshift64: a cheap deterministic shuffle.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ranges.swap(i, state as usize % (i + 1));
+        }
+        for r in ranges {
+            body(r);
+        }
+    }
+
+    fn label(&self) -> String {
+        format!("replay({}, {})", self.team, self.schedule)
+    }
+}
