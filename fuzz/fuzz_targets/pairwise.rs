@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     // make the result depend on the order (even NaN from +∞ and −∞ partial sums).
     let has_nan = x.iter().any(|v| v.is_nan());
     let inf_sign = x.iter().find(|v| v.is_infinite()).map(|v| v.is_sign_positive());
-    let has_zero = x.iter().any(|&v| v == 0.0);
+    let has_zero = x.contains(&0.0);
     let opposite = inf_sign.is_some_and(|pos| x.iter().any(|&v| v != 0.0 && v.is_sign_positive() != pos));
     if has_nan || (inf_sign.is_some() && (has_zero || opposite)) {
         assert!(mirror.is_nan() && seq.is_nan(), "mirror {mirror}, simd {seq}");

@@ -26,8 +26,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!((simd.len, seq.len, par.len), (x.len(), x.len(), x.len()));
     assert_eq!(seq.sum.to_bits(), par.sum.to_bits(), "parallel result must be bit-identical");
     let has_nan = x.iter().any(|v| v.is_nan());
-    let pos_inf = x.iter().any(|&v| v == f64::INFINITY);
-    let neg_inf = x.iter().any(|&v| v == f64::NEG_INFINITY);
+    let pos_inf = x.contains(&f64::INFINITY);
+    let neg_inf = x.contains(&f64::NEG_INFINITY);
     if has_nan || (pos_inf && neg_inf) {
         assert!(mirror.sum.is_nan() && simd.sum.is_nan() && seq.sum.is_nan());
         return;
