@@ -222,3 +222,25 @@ fn executors_that_run_blocks_in_ascending_order_hold_few_partials() {
         assert!(peak <= m.div_ceil(2) + 3 * threads, "shuffled on {threads}: {peak} of {m} alive at once");
     }
 }
+
+/// NaN payloads too: with every leaf a NaN of its own payload, the sum is
+/// whichever NaN the hardware's additions pass on, so any difference in
+/// grouping, in operand order or in the machine code that adds (the
+/// compiler may swap the operands of `a + b` where it inlines the
+/// closure) shows in the bits. Rust itself leaves NaN payloads unspecified,
+/// and Miri picks them at random, so this holds of the compiled code only.
+#[test]
+#[cfg_attr(miri, ignore = "Miri picks NaN payloads at random, as Rust's semantics allow")]
+fn nan_payloads_come_out_the_same_on_every_executor() {
+    let x: Vec<f64> =
+        (0..size(2000, 40) as u64).map(|i| f64::from_bits(0x7FF8_0000_0000_0000 | (i * 7919 + 1))).collect();
+    let expected = block_sum(&Sequential, &x, 1).unwrap().to_bits();
+    let fx = Fixture::new(3);
+    for exec in fx.executors(&schedules(&[1, 7])) {
+        assert_eq!(block_sum(exec.as_ref(), &x, 1).unwrap().to_bits(), expected, "{}", exec.label());
+    }
+    for (threads, longest) in [(1, 3), (4, 1), (4, 9)] {
+        let exec = Shuffled { threads, longest, seed: 9 };
+        assert_eq!(block_sum(&exec, &x, 1).unwrap().to_bits(), expected, "{}", exec.label());
+    }
+}

@@ -26,6 +26,18 @@ use std::ops::Range;
 
 use super::sync::{AtomicBool, Ordering, UnsafeCell};
 
+/// `reduce(left, right)`, from one copy of the machine code for every pair.
+///
+/// Where the compiler inlines a closure such as `|a, b| a + b`, it may swap
+/// a commutative operation's operands, and when both are NaN, which payload
+/// comes out depends on that order. Combining every pair here, never
+/// inlined (both callers pass the same `R`, so there is one copy), keeps a
+/// reduction's bits, NaN payloads included, the same on every executor.
+#[inline(never)]
+fn combine<T, R: Fn(T, T) -> T>(reduce: &R, left: T, right: T) -> T {
+    reduce(left, right)
+}
+
 /// The slots and flags of one reduction over `m` leaves.
 pub(crate) struct Tree<T> {
     slots: Box<[UnsafeCell<Option<T>>]>,
@@ -87,11 +99,11 @@ impl<T> Tree<T> {
     /// If `range` does not lie within the tree's leaves, or `leaf` or
     /// `reduce` panics (then the leaves of `range` not yet given are lost,
     /// and the root is never made).
-    pub(crate) unsafe fn leaves(
+    pub(crate) unsafe fn leaves<R: Fn(T, T) -> T>(
         &self,
         range: Range<usize>,
         mut leaf: impl FnMut(usize) -> T,
-        reduce: impl Fn(T, T) -> T,
+        reduce: &R,
     ) {
         let m = self.slots.len();
         assert!(range.start <= range.end && range.end <= m, "leaves {range:?} of a tree of {m}");
@@ -111,7 +123,7 @@ impl<T> Tree<T> {
                 }
                 if node.i % 2 == 1 {
                     match waiting.pop_if(|(top, _)| top.level == node.level && top.i + 1 == node.i) {
-                        Some((_, left)) => value = reduce(left, value),
+                        Some((_, left)) => value = combine(reduce, left, value),
                         None => break true,
                     }
                 } else if node.i + 1 < node.count {
@@ -123,7 +135,7 @@ impl<T> Tree<T> {
                 // SAFETY: the nodes given from here are disjoint (each leaf
                 // climbs in one chain) and lie in `range`, which is this
                 // call's alone (the caller's promise).
-                unsafe { self.finish(node, value, &reduce) };
+                unsafe { self.finish(node, value, reduce) };
             } else {
                 waiting.push((node, value));
             }
@@ -139,7 +151,7 @@ impl<T> Tree<T> {
     ///
     /// The nodes given over the tree's life are disjoint: no node is given
     /// twice, nor together with one of its descendants.
-    unsafe fn finish(&self, node: Node, value: T, reduce: impl Fn(T, T) -> T) {
+    unsafe fn finish<R: Fn(T, T) -> T>(&self, node: Node, value: T, reduce: &R) {
         let (mut node, mut value) = (node, value);
         // This thread holds `node`.
         while node.count > 1 {
@@ -162,7 +174,7 @@ impl<T> Tree<T> {
                 // parent is held by this thread alone.
                 let take = |slot: usize| self.slots[slot].with_mut(|p| unsafe { (*p).take() });
                 let (a, b) = (take(left), take(right));
-                value = reduce(a.expect("stored before the flag"), b.expect("stored before the flag"));
+                value = combine(reduce, a.expect("stored before the flag"), b.expect("stored before the flag"));
             }
             node = node.parent();
         }
@@ -184,7 +196,7 @@ mod loom_tests {
     use loom::sync::Arc;
 
     /// The tree's shape, written out: `(a+b)` for each combined pair.
-    fn combine(a: String, b: String) -> String {
+    fn shape(a: String, b: String) -> String {
         format!("({a}+{b})")
     }
 
@@ -198,7 +210,7 @@ mod loom_tests {
             let give = |tree: &Tree<String>, part: &[Range<usize>]| {
                 for range in part {
                     // SAFETY: the parts' ranges are disjoint.
-                    unsafe { tree.leaves(range.clone(), |b| b.to_string(), combine) };
+                    unsafe { tree.leaves(range.clone(), |b| b.to_string(), &shape) };
                 }
             };
             let spawn = |part: &'static [Range<usize>]| {
