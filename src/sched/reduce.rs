@@ -83,21 +83,15 @@ where
 }
 
 /// Combines `level` in [`map_reduce`]'s fixed pairwise tree: `(p0 ⊕ p1),
-/// (p2 ⊕ p3), …`, an odd last one carried up, until one remains. `None`
-/// when `level` is empty.
-pub(crate) fn pairwise_tree<T>(mut level: Vec<T>, reduce: impl Fn(T, T) -> T) -> Option<T> {
-    while level.len() > 1 {
-        let mut next = Vec::with_capacity(level.len().div_ceil(2));
-        let mut it = level.into_iter();
-        while let Some(a) = it.next() {
-            next.push(match it.next() {
-                Some(b) => reduce(a, b),
-                None => a,
-            });
-        }
-        level = next;
-    }
-    level.pop()
+/// (p2 ⊕ p3), …`, an odd last one carried up, until one remains, on the
+/// calling thread (the same [`Tree`], given all of `level` as one range).
+/// `None` when `level` is empty.
+pub(crate) fn pairwise_tree<T>(level: Vec<T>, reduce: impl Fn(T, T) -> T) -> Option<T> {
+    let tree = Tree::new(level.len());
+    let mut values = level.into_iter();
+    // SAFETY: one range, given once.
+    unsafe { tree.leaves(0..values.len(), |_| values.next().expect("one value per leaf"), &reduce) };
+    tree.into_root()
 }
 
 /// Calls `body(items, chunk)` in parallel, where `chunk` is the part of `out`
