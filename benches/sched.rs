@@ -9,16 +9,19 @@
 //!   per chunk shows);
 //! - `unequal_1e6`: 10^6 iterations whose cost grows with the index, where
 //!   static blocks leave one thread with most of the work and guided or
-//!   dynamic schedules balance it.
+//!   dynamic schedules balance it;
+//! - `map_reduce_1e7_blocks`: `map_reduce` over 10^7 blocks of one item (a
+//!   sum of square roots), where the reduction tree's cost per block shows.
 
 mod common;
 
 use std::hint::black_box;
+use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
+use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall, map_reduce};
 
 const THREADS: [usize; 2] = [1, 2];
 
@@ -100,6 +103,19 @@ fn bench(c: &mut Criterion) {
         for (name, exec) in &execs {
             g.bench_function(BenchmarkId::from_parameter(name), |b| {
                 b.iter(|| exec.for_each_range(1_000_000, &unequal))
+            });
+        }
+        g.finish();
+
+        let mut g = c.benchmark_group(format!("map_reduce_1e7_blocks/{threads}t"));
+        g.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3)).sample_size(10);
+        g.throughput(Throughput::Elements(10_000_000));
+        for (name, exec) in &execs {
+            g.bench_function(BenchmarkId::from_parameter(name), |b| {
+                b.iter(|| {
+                    let root = |r: Range<usize>| (r.start as f64).sqrt();
+                    map_reduce(exec.as_ref(), black_box(10_000_000), NonZeroUsize::MIN, root, |a, b| a + b)
+                })
             });
         }
         g.finish();

@@ -1,13 +1,11 @@
 //! The synchronisation primitives `sched` is written against.
 //!
-//! Under `--cfg loom` the atomics, cells, mutex, thread handles and parking
+//! Under `--cfg loom` the atomics, mutex, thread handles and parking
 //! switch to loom's model-checked versions, so the same chunk-claiming,
 //! wake/park and tree-combining code that runs in production is explored by
 //! `loom` (see `chunks.rs`, `signal.rs` and `tree.rs`). Nothing outside
 //! `sched` uses this module.
 
-#[cfg(loom)]
-pub(crate) use loom::cell::UnsafeCell;
 #[cfg(loom)]
 pub(crate) use loom::sync::Mutex;
 #[cfg(loom)]
@@ -23,30 +21,6 @@ pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering}
 pub(crate) use std::thread::{Thread, current, park};
 
 use std::ops::{Deref, DerefMut};
-
-/// `std`'s `UnsafeCell` behind loom's access API (`with_mut`), so the same
-/// code is checked for data races under loom.
-#[cfg(not(loom))]
-#[derive(Debug)]
-pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
-
-#[cfg(not(loom))]
-impl<T> UnsafeCell<T> {
-    pub(crate) const fn new(value: T) -> Self {
-        UnsafeCell(std::cell::UnsafeCell::new(value))
-    }
-
-    /// Calls `f` with a pointer to the value; what `f` may do with it is
-    /// `std::cell::UnsafeCell::get`'s rule.
-    #[inline]
-    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        f(self.0.get())
-    }
-
-    pub(crate) fn into_inner(self) -> T {
-        self.0.into_inner()
-    }
-}
 
 /// Hint to the CPU that this thread is busy-waiting (`pause` on x86).
 ///
