@@ -60,7 +60,7 @@ struct Waiting<T> {
     more: HashMap<usize, T, BuildHasherDefault<PairHasher>>,
 }
 
-/// How many waiting nodes a shard keeps in its list.
+/// How many waiting nodes a shard keeps inline.
 const FEW: usize = 4;
 
 /// A free entry of [`Waiting::pairs`] (no pair is named `usize::MAX`: pairs are leaves).
