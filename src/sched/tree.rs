@@ -261,15 +261,17 @@ impl Hasher for PairHasher {
     }
 }
 
+/// The tree's shape, written out: `(a+b)` for each combined pair (the
+/// tests' `reduce`).
+#[cfg(test)]
+fn shape(a: String, b: String) -> String {
+    format!("({a}+{b})")
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
     use loom::sync::Arc;
-
-    /// The tree's shape, written out: `(a+b)` for each combined pair.
-    fn shape(a: String, b: String) -> String {
-        format!("({a}+{b})")
-    }
 
     /// Ranges of leaves given by three threads, in every interleaving loom
     /// can make: the root is always the fixed tree over the leaves in order
@@ -331,7 +333,6 @@ mod tests {
     /// every one is taken by the end.
     #[test]
     fn single_leaves_given_backwards_make_the_fixed_tree_and_leave_nothing_waiting() {
-        let shape = |a: String, b: String| format!("({a}+{b})");
         for m in [1, 2, 3, 5, 8, 13, 100, 1000] {
             let tree = Tree::new(m);
             let mut most = 0;
