@@ -2,7 +2,8 @@
 //! 4·10⁶ × 2, K = 4 data, data- vs model-parallel on each executor, 1 and 2
 //! threads, beside the seed's mirror E-step and a `summarize` pass over the
 //! same array (the memory-streaming reference); then d ∈ {2, 8, 32} and
-//! K ∈ {4, 16} on 10⁶ points (and diagonal covariances for d ∈ {8, 32});
+//! K ∈ {4, 16} on 10⁶ points (and diagonal covariances for d ∈ {8, 32}),
+//! and d ∈ {64, 128}, K = 16 on 10⁵;
 //! and the default initialization (k-means++ seeded k-means) alone on the
 //! seed's data and on 10⁶ × 8, K = 16, beside k-means++ alone.
 //! Throughput is in points per second.
@@ -106,6 +107,23 @@ fn shapes(c: &mut Criterion) {
     g.finish();
 }
 
+/// Large `d`, where the full moments of a block are summed across lanes
+/// tile by tile: 10⁵ points, d ∈ {64, 128}, K = 16, 2 threads.
+fn large_d(c: &mut Criterion) {
+    let n = 100_000;
+    let pool = Pool::new(2).unwrap();
+    let mut g = c.benchmark_group("gmm_iteration/1e5_points_2t");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    for d in [64, 128] {
+        let (x, model) = data(n, d, 16, 4.0);
+        g.bench_function(BenchmarkId::new("data", format!("d{d}_k16")), |b| {
+            b.iter(|| model.step(&pool, black_box(&x), Parallelism::Data, 1e-6).unwrap())
+        });
+    }
+    g.finish();
+}
+
 /// A fit with `max_iter = 0`: the initialization and nothing else of EM,
 /// on the seed's data and on 10⁶ points with d = 8, K = 16.
 fn init(c: &mut Criterion) {
@@ -133,6 +151,7 @@ fn init_on(c: &mut Criterion, name: &str, n: usize, d: usize, k: usize, spacing:
 fn bench(c: &mut Criterion) {
     seed_data(c);
     shapes(c);
+    large_d(c);
     init(c);
 }
 

@@ -289,8 +289,9 @@ impl GaussianMixture {
     /// deviations overflow ([`Error::CovarianceOverflow`],
     /// [`Error::NonFiniteLikelihood`]), and a fit whose working memory
     /// cannot be allocated ([`Error::TooLarge`], before any work: for full
-    /// covariances about `(64 + 32·threads)·k·d²` bytes, for two models and
-    /// each thread's running sums).
+    /// covariances about `64·k·d²` bytes for two models, and per thread
+    /// `32·k·d²` for its running sums, or `4·k·d²` where that would pass
+    /// 1 MiB).
     pub fn fit_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], d: usize) -> Result<GaussianMixtureModel, Error> {
         self.check_parameters()?;
         let n = check_data(exec, x, d)?;

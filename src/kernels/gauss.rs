@@ -27,9 +27,13 @@
 //! multiply-adds per row (`d` for diagonal covariances) and the squared
 //! Mahalanobis distance is `‖y‖²`. Dimensions 1 to 4 are compiled with the
 //! dimension as a constant, so the per-row state lives in registers; larger
-//! `d` runs loops that take four groups of rows (or four moments) at a time.
+//! `d` runs loops that take eight groups of rows (or four moments) at a time.
 //! Both do the same operations in the same order for every lane, so their
-//! results agree to the bit (a unit test holds them to it).
+//! results agree to the bit (a unit test holds them to it). Each lane keeps
+//! its own running sums over a block, except where a block's full moments
+//! would take more than 1 MiB so (many components at large `d`): each
+//! tile's moments are then added across lanes as the tile ends, also in a
+//! fixed order, into one value each.
 //!
 //! Responsibilities come from a log-sum-exp: `rₖ = exp(lₖ − m) / Σⱼ exp(lⱼ − m)`
 //! with `m = maxₖ lₖ`, so a point whose densities all underflow still gets
@@ -53,7 +57,9 @@ use std::ops::Range;
 use crate::Error;
 use crate::error::{try_filled, try_room};
 use crate::sched::{Executor, for_each_chunk_mut, map_reduce};
-use crate::simd::{self, F64s, LANES, Matches, exp_nonpositive, hsum, ln_normal, load, load_columns, split_exponent};
+use crate::simd::{
+    self, F64s, LANES, Matches, exp_nonpositive, hsum, hsums, ln_normal, load, load_columns, split_exponent,
+};
 
 /// `ln(2π)`: the constant the seed meant (its `0.79817986835` is `log₁₀(2π)`).
 pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -463,9 +469,16 @@ impl Moments {
 /// own rows: per component `c`, at `per·c`, the vectors of `n`, then `s`
 /// (`d`), then `q` (packed as in [`PassStats`]); and the two parts of the
 /// log-likelihood. Lanes are summed once, at the end of the block.
+///
+/// Except `q` where it is `summed` ([`sums_q`]): each tile's sums are
+/// added across their lanes as the tile ends, so `q` holds one value per
+/// moment, `LANES` to a vector.
 struct Sums {
     v: Vec<F64s>,
     per: usize,
+    /// Moments per component in `q` ([`Moments::per_component`]).
+    q_per: usize,
+    summed: bool,
     /// `Σ m` over rows (see [`tile_softmax`]).
     top: F64s,
     /// `Π s` over rows as `2^twos · mant`, `mant ∈ [1, 2)`: one `ln` per
@@ -475,13 +488,14 @@ struct Sums {
 }
 
 impl Sums {
-    fn new(k: usize, d: usize, moments: Moments) -> Self {
-        let per = 1 + d + moments.per_component(d);
+    fn new(k: usize, d: usize, moments: Moments, summed: bool) -> Self {
+        let q_per = moments.per_component(d);
+        let per = 1 + d + if summed { q_per.div_ceil(LANES) } else { q_per };
         let mut v = SPARE_SUMS.take();
         v.clear();
         v.resize(k * per, F64s::splat(0.0));
         let zero = F64s::splat(0.0);
-        Sums { v, per, top: zero, twos: zero, mant: F64s::splat(1.0) }
+        Sums { v, per, q_per, summed, top: zero, twos: zero, mant: F64s::splat(1.0) }
     }
 
     /// Component `c`'s vectors.
@@ -491,15 +505,20 @@ impl Sums {
 
     /// The lanes summed: the block's statistics.
     fn finish(self, k: usize, d: usize) -> PassStats {
-        let q_per = self.per - 1 - d;
+        let q_per = self.q_per;
         let mut stats = PassStats::zeros(k, d, q_per);
         for (c, v) in self.v.chunks_exact(self.per).enumerate() {
             stats.n[c] = hsum(v[0]);
             for (o, &a) in stats.s[c * d..(c + 1) * d].iter_mut().zip(&v[1..1 + d]) {
                 *o = hsum(a);
             }
-            for (o, &a) in stats.q[c * q_per..(c + 1) * q_per].iter_mut().zip(&v[1 + d..]) {
-                *o = hsum(a);
+            let q = &mut stats.q[c * q_per..(c + 1) * q_per];
+            if self.summed {
+                q.copy_from_slice(&bytemuck::cast_slice::<F64s, f64>(&v[1 + d..])[..q_per]);
+            } else {
+                for (o, &a) in q.iter_mut().zip(&v[1 + d..]) {
+                    *o = hsum(a);
+                }
             }
         }
         let ln_prod = self.twos.mul_add(F64s::splat(std::f64::consts::LN_2), ln_normal(self.mant));
@@ -539,8 +558,8 @@ trait Dim: Copy + Send + Sync {
     fn log_density(self, g: &Gaussians, c: usize, tile: &mut Tile, out: &mut [F64s]);
 
     /// Adds component `c`'s statistics of the tile to its sums `acc` (see
-    /// [`Sums`]).
-    fn stats(self, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s]);
+    /// [`Sums`]; `q` across lanes where `summed`).
+    fn stats(self, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s], summed: bool);
 }
 
 /// Writes the rows of `src` (row-major, `d` columns) into the tile's
@@ -650,7 +669,8 @@ impl<const D: usize> Dim for Fixed<D> {
     }
 
     #[inline(always)]
-    fn stats(self, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s]) {
+    fn stats(self, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s], summed: bool) {
+        debug_assert!(!summed, "d ≤ 4 keeps its at most 10 moments in lanes");
         // One copy of the loop per kind, so the kind is not tested per group.
         match moments {
             Moments::Full => stats_of::<D>(g, Moments::Full, c, tile, acc),
@@ -765,8 +785,8 @@ impl Dim for Dynamic {
         tile_log_density_blocked(self.0, g, c, tile, out)
     }
 
-    fn stats(self, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s]) {
-        tile_stats_blocked(self.0, g, moments, c, tile, acc)
+    fn stats(self, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s], summed: bool) {
+        tile_stats_blocked(self.0, g, moments, c, tile, acc, summed)
     }
 }
 
@@ -1150,7 +1170,15 @@ fn tile_responsibilities(k: usize, tile: &mut Tile) {
 /// `r·(x − μ)` of the whole tile first, then each moment summed over the
 /// tile's groups in one register, instead of `d²` accumulators stored and
 /// reloaded for every group; the other moments by [`tile_stats_diagonal`].
-fn tile_stats_blocked(d: usize, g: &Gaussians, moments: Moments, c: usize, tile: &mut Tile, acc: &mut [F64s]) {
+fn tile_stats_blocked(
+    d: usize,
+    g: &Gaussians,
+    moments: Moments,
+    c: usize,
+    tile: &mut Tile,
+    acc: &mut [F64s],
+    summed: bool,
+) {
     if moments != Moments::Full {
         return tile_stats_diagonal(d, g, moments, c, tile, acc);
     }
@@ -1168,23 +1196,139 @@ fn tile_stats_blocked(d: usize, g: &Gaussians, moments: Moments, c: usize, tile:
             a + *o
         });
     }
-    let (dt, rt) = (&*dt, &*rt);
-    let moment = |i: usize, j: usize, acc: &mut F64s| {
-        fold2(acc, part(rt, i, groups).iter().zip(part(dt, j, groups)), |a, (&r, &x)| r.mul_add(x, a));
-    };
     // The full triangle (the other moments are `tile_stats_diagonal`'s).
+    let (dt, rt, q) = (&*dt, &*rt, &mut acc[1 + d..]);
+    if summed {
+        let mut q = LaneSums::new(q);
+        full_moments(d, groups, dt, rt, &mut q);
+        q.finish();
+    } else {
+        full_moments(d, groups, dt, rt, &mut InLanes(q));
+    }
+}
+
+/// The tile's full moments `Σ r·(x − μ)ᵢ·(x − μ)ⱼ`, `j ≤ i`, from its
+/// `x − μ` (`dt`) and `r·(x − μ)` (`rt`), each summed over the groups into
+/// one vector from where `q` says and given to `q`, in packed order.
+#[inline(always)]
+fn full_moments(d: usize, groups: usize, dt: &[F64s], rt: &[F64s], q: &mut impl MomentSums) {
+    let mut at = 0;
     for i in 0..d {
         // Four moments of row i at a time: each r·(x − μ)ᵢ loaded once
         // feeds four chains (eight, with fold2's two halves).
         let mut j = 0;
         while j + 4 <= i + 1 {
-            let base = 1 + d + i * (i + 1) / 2 + j;
             let x = [part(dt, j, groups), part(dt, j + 1, groups), part(dt, j + 2, groups), part(dt, j + 3, groups)];
-            moments4(part(rt, i, groups), x, &mut acc[base..base + 4]);
-            j += 4;
+            q.put(at, moments4(part(rt, i, groups), x, q.start(at)));
+            (j, at) = (j + 4, at + 4);
         }
         for j in j..=i {
-            moment(i, j, &mut acc[1 + d + i * (i + 1) / 2 + j]);
+            let [mut a] = q.start(at);
+            fold2(&mut a, part(rt, i, groups).iter().zip(part(dt, j, groups)), |a, (&r, &x)| r.mul_add(x, a));
+            q.put(at, [a]);
+            at += 1;
+        }
+    }
+}
+
+/// Whether a block sums the full moments `q` across lanes tile by tile
+/// (see [`Sums`]): where `k` components' moments in lanes would take more
+/// than [`SUM_Q_ABOVE`] bytes, all read and written for every tile. Only
+/// the blocked path (`d > 4`) does; at most 10 moments per component stay
+/// in registers over a tile.
+fn sums_q(k: usize, d: usize, moments: Moments) -> bool {
+    let lanes = k.saturating_mul(moments.per_component(d)).saturating_mul(size_of::<F64s>());
+    d > 4 && moments == Moments::Full && lanes > SUM_Q_ABOVE
+}
+
+/// About half a core's level-2 cache. Summing every block's moments across
+/// lanes (per tile, 21 permutes and adds for 8 moments with AVX-512) was
+/// measured on a Xeon, one thread: with k = 16, d = 8 and 32 ran 12% and 5%
+/// slower per iteration, d = 64 and 160 3–21% and 10% faster; with k = 64,
+/// d = 256 ran 9–16% faster. Above it the sums also take a `LANES`-th of
+/// the memory, on every thread.
+const SUM_Q_ABOVE: usize = 1 << 20;
+
+/// Where [`full_moments`] puts each moment's sum over a tile, at its packed
+/// position `at`.
+trait MomentSums {
+    /// What the tile's sums of moments `at..at + M` start from.
+    fn start<const M: usize>(&self, at: usize) -> [F64s; M];
+
+    /// Puts the tile's sums of moments `at..at + M`.
+    fn put<const M: usize>(&mut self, at: usize, sums: [F64s; M]);
+}
+
+/// `LANES` running sums per moment, from which the tile's start.
+struct InLanes<'a>(&'a mut [F64s]);
+
+impl MomentSums for InLanes<'_> {
+    #[inline(always)]
+    fn start<const M: usize>(&self, at: usize) -> [F64s; M] {
+        self.0[at..at + M].try_into().expect("M sums")
+    }
+
+    #[inline(always)]
+    fn put<const M: usize>(&mut self, at: usize, sums: [F64s; M]) {
+        self.0[at..at + M].copy_from_slice(&sums);
+    }
+}
+
+/// One value per moment: each tile's sums start from 0 and are added
+/// across lanes.
+impl MomentSums for LaneSums<'_> {
+    #[inline(always)]
+    fn start<const M: usize>(&self, _: usize) -> [F64s; M] {
+        [F64s::splat(0.0); M]
+    }
+
+    #[inline(always)]
+    fn put<const M: usize>(&mut self, at: usize, sums: [F64s; M]) {
+        debug_assert_eq!(self.pushed(), at);
+        for v in sums {
+            self.push(v);
+        }
+    }
+}
+
+/// Adds vectors' lane sums ([`hsum`]) to consecutive values packed `LANES`
+/// to a vector, `LANES` vectors at a time ([`hsums`]).
+struct LaneSums<'a> {
+    out: &'a mut [F64s],
+    held: [F64s; LANES],
+    len: usize,
+    next: usize,
+}
+
+impl<'a> LaneSums<'a> {
+    #[inline(always)]
+    fn new(out: &'a mut [F64s]) -> Self {
+        LaneSums { out, held: [F64s::splat(0.0); LANES], len: 0, next: 0 }
+    }
+
+    /// Values given so far.
+    fn pushed(&self) -> usize {
+        self.next * LANES + self.len
+    }
+
+    /// The next value gets `hsum(v)`.
+    #[inline(always)]
+    fn push(&mut self, v: F64s) {
+        self.held[self.len] = v;
+        self.len += 1;
+        if self.len == LANES {
+            self.out[self.next] += hsums(self.held);
+            self.next += 1;
+            self.len = 0;
+        }
+    }
+
+    /// Adds what is held (the values past it get 0).
+    #[inline(always)]
+    fn finish(mut self) {
+        if self.len > 0 {
+            self.held[self.len..].fill(F64s::splat(0.0));
+            self.out[self.next] += hsums(self.held);
         }
     }
 }
@@ -1214,13 +1358,13 @@ fn tile_stats_diagonal(d: usize, g: &Gaussians, moments: Moments, c: usize, tile
     }
 }
 
-/// `acc[b] += Σ_g r[g]·x[b][g]` for four `b` at once, each sum split as
+/// `start[b] + Σ_g r[g]·x[b][g]` for four `b` at once, each sum split as
 /// [`fold2`] splits it (so the bits are those of four `fold2` calls).
 #[inline(always)]
-fn moments4(r: &[F64s], x: [&[F64s]; 4], acc: &mut [F64s]) {
+fn moments4(r: &[F64s], x: [&[F64s]; 4], start: [F64s; 4]) -> [F64s; 4] {
     let groups = r.len();
     let x = [&x[0][..groups], &x[1][..groups], &x[2][..groups], &x[3][..groups]];
-    let mut even = [acc[0], acc[1], acc[2], acc[3]];
+    let mut even = start;
     let mut odd = [F64s::splat(0.0); 4];
     for pair in 0..groups / 2 {
         let (g0, g1) = (2 * pair, 2 * pair + 1);
@@ -1237,9 +1381,7 @@ fn moments4(r: &[F64s], x: [&[F64s]; 4], acc: &mut [F64s]) {
             even[b] = r[g].mul_add(x[b][g], even[b]);
         }
     }
-    for b in 0..4 {
-        acc[b] = even[b] + odd[b];
-    }
+    core::array::from_fn(|b| even[b] + odd[b])
 }
 
 /// Folds `items` into `acc` two ways, as [`Fixed`]'s statistics loop does:
@@ -1308,11 +1450,12 @@ fn block_stats<D: Dim>(
     mut weigh: impl FnMut(&mut Tile, Range<usize>, &mut Sums),
 ) -> PassStats {
     let (k, d) = (g.k, dim.get());
-    let mut sums = Sums::new(k, d, moments);
+    let summed = sums_q(k, d, moments);
+    let mut sums = Sums::new(k, d, moments, summed);
     tiles(dim, k, x, rows, |tile, r| {
         weigh(tile, r, &mut sums);
         for c in 0..k {
-            dim.stats(g, moments, c, tile, sums.component(c));
+            dim.stats(g, moments, c, tile, sums.component(c), summed);
         }
     });
     sums.finish(k, d)
@@ -1343,12 +1486,12 @@ pub(crate) fn pass_block(n: usize, d: usize, k: usize, moments: Moments) -> NonZ
 /// The most `f64` values a [`pass`] of `k` components over `n` rows of
 /// dimension `d` holds beside its inputs, on `threads` threads, for a fit
 /// (whose factors are triangular exactly when its moments are full): each
-/// thread's running sums (`LANES` per statistic) and tile, every block's
-/// statistics (an executor that runs blocks in no useful order may hold
-/// about half of them at once; [`map_reduce`] combines ascending ones as
-/// they come) and the result, and for
-/// [`Parallelism::Model`] the `k × n` log-densities. `None` when the count
-/// overflows `usize`.
+/// thread's running sums (`LANES` per statistic, but one per moment of `q`
+/// where [`sums_q`]) and tile, every block's statistics (an executor that
+/// runs blocks in no useful order may hold about half of them at once;
+/// [`map_reduce`] combines ascending ones as they come) and the result, and
+/// for [`Parallelism::Model`] the `k × n` log-densities. `None` when the
+/// count overflows `usize`.
 pub(crate) fn pass_values(
     n: usize,
     d: usize,
@@ -1364,7 +1507,12 @@ pub(crate) fn pass_values(
     };
     let stats = k.checked_mul(d.checked_add(1)?.checked_add(second)?)?;
     let full = moments == Moments::Full;
-    let per_thread = stats.checked_mul(LANES)?.checked_add(tile_values(k, d, full, full)?)?;
+    // Vectors of a block's running sums (see `Sums::new`).
+    let sums = match sums_q(k, d, moments) {
+        true => k.checked_mul(d.checked_add(1)?.checked_add(second.div_ceil(LANES))?)?,
+        false => stats,
+    };
+    let per_thread = sums.checked_mul(LANES)?.checked_add(tile_values(k, d, full, full)?)?;
     let blocks = n.div_ceil(pass_block(n, d, k, moments).get());
     let densities = match parallelism {
         Parallelism::Data => 0,
@@ -1743,14 +1891,14 @@ mod tests {
                 for moments in [Moments::Means, Moments::Diagonal, Moments::Full] {
                     let full = moments == Moments::Full;
                     let mut tile = Tile::new(k, d);
-                    let mut sums = Sums::new(k, d, moments);
+                    let mut sums = Sums::new(k, d, moments, false);
                     // As a pass runs it: fixed loops for d ≤ 4, blocked ones above.
                     with_dim!(d, |dim| {
                         tile.load(dim, &x, 0..rows);
                         tile.densities(dim, &g);
                         responsibilities(k, &mut tile, &mut sums);
                         for c in 0..k {
-                            dim.stats(&g, moments, c, &mut tile, sums.component(c));
+                            dim.stats(&g, moments, c, &mut tile, sums.component(c), false);
                         }
                     });
                     let scratch = |v: &Vec<F64s>| v.len() / G;
@@ -1768,6 +1916,53 @@ mod tests {
                     assert_eq!(Some(held * LANES), tile_values(k, d, triangular, full), "{factor:?} {moments:?} d={d}");
                 }
             }
+        }
+    }
+
+    /// Where a block sums `q` across lanes ([`sums_q`]), its `q` is each
+    /// tile's lane sums added in order, and its other sums keep the bits of
+    /// the sums in lanes.
+    #[test]
+    fn summed_moments_are_the_tiles_lane_sums_added_in_order() {
+        assert!(sums_q(2, 182, Moments::Full) && !sums_q(3, 6, Moments::Full));
+        assert!(!sums_q(1000, 4, Moments::Full) && !sums_q(1000, 100, Moments::Diagonal));
+        // d = 6: 21 moments per component, so the last of three vectors is
+        // part full.
+        let (k, d) = (3, 6);
+        let n = if cfg!(miri) { TILE + 9 } else { 3 * TILE + 45 };
+        let x: Vec<f64> = (0..n * d).map(|i| ((i * 7919) % 1009) as f64 / 97.0 - 5.0).collect();
+        let means: Vec<f64> = (0..k * d).map(|i| (i as f64 * 0.7).sin()).collect();
+        let factors: Vec<f64> = (0..k * d * d)
+            .map(|i| if (i % (d * d)) % (d + 1) == 0 { 1.0 + 0.1 * (i % 5) as f64 } else { 0.2 })
+            .collect();
+        let g = Gaussians::new(d, Factor::Triangular, means, factors, &[-1.0, -1.2, -0.9]).unwrap();
+        let run = |rows: Range<usize>, summed: bool| {
+            let mut sums = Sums::new(k, d, Moments::Full, summed);
+            tiles(Dynamic(d), k, &x, rows, |tile, _| {
+                tile.densities(Dynamic(d), &g);
+                responsibilities(k, tile, &mut sums);
+                for c in 0..k {
+                    Dynamic(d).stats(&g, Moments::Full, c, tile, sums.component(c), summed);
+                }
+            });
+            sums.finish(k, d)
+        };
+        let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let (lanes, summed) = (run(0..n, false), run(0..n, true));
+        assert_eq!(bits(&summed.n), bits(&lanes.n));
+        assert_eq!(bits(&summed.s), bits(&lanes.s));
+        assert_eq!(summed.loglik.to_bits(), lanes.loglik.to_bits());
+        let mut want = vec![0.0; summed.q.len()];
+        for start in (0..n).step_by(TILE) {
+            // One tile in lanes: its sums from 0, added across lanes.
+            let tile = run(start..n.min(start + TILE), false);
+            for (w, t) in want.iter_mut().zip(&tile.q) {
+                *w += t;
+            }
+        }
+        assert_eq!(bits(&summed.q), bits(&want));
+        for (a, b) in summed.q.iter().zip(&lanes.q) {
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} against {b} in lanes");
         }
     }
 
