@@ -84,42 +84,33 @@ fn seed_data(c: &mut Criterion) {
     g.finish();
 }
 
+/// d ∈ {2, 8, 32} and K ∈ {4, 16} on 10⁶ points, with diagonal
+/// covariances too for d > 2; then large d, where the full moments of a
+/// block are summed across lanes tile by tile: d ∈ {64, 128}, K = 16 on 10⁵.
 fn shapes(c: &mut Criterion) {
-    let n = 1_000_000;
-    let pool = Pool::new(2).unwrap();
-    let mut g = c.benchmark_group("gmm_iteration/1e6_points_2t");
-    g.throughput(Throughput::Elements(n as u64));
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    for d in [2, 8, 32] {
-        for k in [4, 16] {
-            let (x, model) = data(n, d, k, 4.0);
-            g.bench_function(BenchmarkId::new("data", format!("d{d}_k{k}")), |b| {
-                b.iter(|| model.step(&pool, black_box(&x), Parallelism::Data, 1e-6).unwrap())
-            });
-            if d > 2 {
-                let (x, model) = data_as(CovarianceType::Diag, n, d, k, 4.0);
-                g.bench_function(BenchmarkId::new("diag", format!("d{d}_k{k}")), |b| {
-                    b.iter(|| model.step(&pool, black_box(&x), Parallelism::Data, 1e-6).unwrap())
-                });
-            }
-        }
-    }
-    g.finish();
+    let small: Vec<_> = [2, 8, 32].into_iter().flat_map(|d| [(d, 4), (d, 16)]).collect();
+    steps_on(c, "1e6_points_2t", 1_000_000, &small, true);
+    steps_on(c, "1e5_points_2t", 100_000, &[(64, 16), (128, 16)], false);
 }
 
-/// Large `d`, where the full moments of a block are summed across lanes
-/// tile by tile: 10⁵ points, d ∈ {64, 128}, K = 16, 2 threads.
-fn large_d(c: &mut Criterion) {
-    let n = 100_000;
+/// One EM iteration on 2 threads on `n` points for each `(d, k)` of
+/// `cases`, full covariances, and diagonal ones too if `diag` and d > 2.
+fn steps_on(c: &mut Criterion, name: &str, n: usize, cases: &[(usize, usize)], diag: bool) {
     let pool = Pool::new(2).unwrap();
-    let mut g = c.benchmark_group("gmm_iteration/1e5_points_2t");
+    let mut g = c.benchmark_group(format!("gmm_iteration/{name}"));
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    for d in [64, 128] {
-        let (x, model) = data(n, d, 16, 4.0);
-        g.bench_function(BenchmarkId::new("data", format!("d{d}_k16")), |b| {
-            b.iter(|| model.step(&pool, black_box(&x), Parallelism::Data, 1e-6).unwrap())
-        });
+    for &(d, k) in cases {
+        let mut types = vec![("data", CovarianceType::Full)];
+        if diag && d > 2 {
+            types.push(("diag", CovarianceType::Diag));
+        }
+        for (label, t) in types {
+            let (x, model) = data_as(t, n, d, k, 4.0);
+            g.bench_function(BenchmarkId::new(label, format!("d{d}_k{k}")), |b| {
+                b.iter(|| model.step(&pool, black_box(&x), Parallelism::Data, 1e-6).unwrap())
+            });
+        }
     }
     g.finish();
 }
@@ -151,7 +142,6 @@ fn init_on(c: &mut Criterion, name: &str, n: usize, d: usize, k: usize, spacing:
 fn bench(c: &mut Criterion) {
     seed_data(c);
     shapes(c);
-    large_d(c);
     init(c);
 }
 
