@@ -490,12 +490,17 @@ struct Sums {
 impl Sums {
     fn new(k: usize, d: usize, moments: Moments, summed: bool) -> Self {
         let q_per = moments.per_component(d);
-        let per = 1 + d + if summed { q_per.div_ceil(LANES) } else { q_per };
+        let per = Sums::per(d, q_per, summed).expect("counted by pass_values before any pass");
         let mut v = SPARE_SUMS.take();
         v.clear();
         v.resize(k * per, F64s::splat(0.0));
         let zero = F64s::splat(0.0);
         Sums { v, per, q_per, summed, top: zero, twos: zero, mant: F64s::splat(1.0) }
+    }
+
+    /// Vectors per component for `q_per` moments; `None` past `usize`.
+    fn per(d: usize, q_per: usize, summed: bool) -> Option<usize> {
+        d.checked_add(1)?.checked_add(if summed { q_per.div_ceil(LANES) } else { q_per })
     }
 
     /// Component `c`'s vectors.
@@ -1441,16 +1446,30 @@ fn tile_loglik(tile: &Tile, sums: &mut Sums) {
 /// in place (data parallelism) or copied from the model-parallel buffer, or
 /// the nearest centre's one-hot ([`nearest_pass`]). Then every component's
 /// statistics, shifted by its mean in `g`.
+#[inline(always)]
 fn block_stats<D: Dim>(
     dim: D,
     g: &Gaussians,
     moments: Moments,
     x: &[f64],
     rows: Range<usize>,
+    weigh: impl FnMut(&mut Tile, Range<usize>, &mut Sums),
+) -> PassStats {
+    block_stats_with(dim, g, moments, sums_q(g.k, dim.get(), moments), x, rows, weigh)
+}
+
+/// [`block_stats`] with the full moments summed across lanes exactly when
+/// `summed` (see [`Sums`]), whatever [`sums_q`] would choose.
+fn block_stats_with<D: Dim>(
+    dim: D,
+    g: &Gaussians,
+    moments: Moments,
+    summed: bool,
+    x: &[f64],
+    rows: Range<usize>,
     mut weigh: impl FnMut(&mut Tile, Range<usize>, &mut Sums),
 ) -> PassStats {
     let (k, d) = (g.k, dim.get());
-    let summed = sums_q(k, d, moments);
     let mut sums = Sums::new(k, d, moments, summed);
     tiles(dim, k, x, rows, |tile, r| {
         weigh(tile, r, &mut sums);
@@ -1507,11 +1526,7 @@ pub(crate) fn pass_values(
     };
     let stats = k.checked_mul(d.checked_add(1)?.checked_add(second)?)?;
     let full = moments == Moments::Full;
-    // Vectors of a block's running sums (see `Sums::new`).
-    let sums = match sums_q(k, d, moments) {
-        true => k.checked_mul(d.checked_add(1)?.checked_add(second.div_ceil(LANES))?)?,
-        false => stats,
-    };
+    let sums = k.checked_mul(Sums::per(d, second, sums_q(k, d, moments))?)?;
     let per_thread = sums.checked_mul(LANES)?.checked_add(tile_values(k, d, full, full)?)?;
     let blocks = n.div_ceil(pass_block(n, d, k, moments).get());
     let densities = match parallelism {
@@ -1937,15 +1952,10 @@ mod tests {
             .collect();
         let g = Gaussians::new(d, Factor::Triangular, means, factors, &[-1.0, -1.2, -0.9]).unwrap();
         let run = |rows: Range<usize>, summed: bool| {
-            let mut sums = Sums::new(k, d, Moments::Full, summed);
-            tiles(Dynamic(d), k, &x, rows, |tile, _| {
-                tile.densities(Dynamic(d), &g);
-                responsibilities(k, tile, &mut sums);
-                for c in 0..k {
-                    Dynamic(d).stats(&g, Moments::Full, c, tile, sums.component(c), summed);
-                }
-            });
-            sums.finish(k, d)
+            block_stats_with(Dynamic(d), &g, Moments::Full, summed, &x, rows, |t, _, s| {
+                t.densities(Dynamic(d), &g);
+                responsibilities(k, t, s);
+            })
         };
         let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         let (lanes, summed) = (run(0..n, false), run(0..n, true));
