@@ -46,6 +46,13 @@ pub enum Error {
         /// rayon's message.
         message: String,
     },
+    /// A SIMD path was asked for that this CPU (or this binary) cannot run.
+    UnsupportedSimd {
+        /// The path asked for.
+        asked: &'static str,
+        /// The paths this CPU can run, best first, comma-separated.
+        available: String,
+    },
     /// Data or parameters were given with dimension `d = 0`.
     ZeroDimension,
     /// An array does not have the shape the call needs.
@@ -132,6 +139,9 @@ impl fmt::Display for Error {
                 write!(f, "could not start worker thread {worker}: {message}")
             }
             Error::Rayon { message } => write!(f, "could not build a rayon thread pool: {message}"),
+            Error::UnsupportedSimd { asked, available } => {
+                write!(f, "this CPU cannot run the {asked} SIMD path; it runs {available}")
+            }
             Error::ZeroDimension => write!(f, "the data have 0 features (d = 0); use at least 1"),
             Error::Shape { what, expected, got } => {
                 write!(f, "{what} has the wrong shape: expected {expected}, got {got}")

@@ -81,13 +81,17 @@
 //! tree's pairs are combined as soon as both halves exist, so few block
 //! results are alive at once.
 //!
-//! ## SIMD build story
+//! ## SIMD: chosen at run time
 //!
-//! The lane width is fixed at compile time ([`simd`]): 8 f64 lanes with
-//! AVX-512F, 4 with AVX2+FMA, 4 portable lanes otherwise. This repository
-//! builds with `-C target-cpu=native` (`.cargo/config.toml`); a crate that
-//! depends on nogil chooses for itself (see the README). [`build_info`] says
-//! what a binary was built with.
+//! Every kernel is compiled for AVX-512 (8 f64 lanes), AVX2 with FMA (4)
+//! and a portable form (4 lanes of `wide`) into one binary, and the best
+//! path the CPU has is chosen on first use ([`simd`]), as memchr does: a
+//! crate that depends on nogil gets full speed with cargo's default flags,
+//! no `-C target-cpu=native` needed. `NOGIL_SIMD=avx512|avx2|portable` or
+//! [`simd::force`] picks a lower path (for tests, Miri and valgrind);
+//! [`build_info`] says which path runs and which were compiled in. On one
+//! path results are bit-identical for any thread count; which results are
+//! bit-identical across paths is in [`simd`]'s docs.
 //!
 //! ## Errors
 //!

@@ -8,9 +8,12 @@ use nogil::kernels::pairwise::{
     block_sum_raw, fma_peak, pairwise_sum, pairwise_sum_exact, pairwise_sum_raw, pairwise_sum_strided,
     pairwise_sum_tasks, scalar_sum, scalar_sum_raw,
 };
-use nogil::simd::LANES;
 use nogil::{Error, Sequential};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
+
+/// The widest path's lanes: lengths around its boundaries cover the
+/// 4-lane paths' too (the lengths below run up to `4·LANES + 1`).
+const LANES: usize = 8;
 
 fn lengths() -> Vec<usize> {
     if cfg!(miri) {

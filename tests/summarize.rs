@@ -7,9 +7,12 @@ use nogil::kernels::summarize::{
     Summary, read_reference, sum_simd, summarize, summarize_compensated, summarize_raw, summarize_simd,
     summarize_strided,
 };
-use nogil::simd::LANES;
 use nogil::{Error, Sequential};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
+
+/// The widest path's lanes: lengths around its boundaries cover the
+/// 4-lane paths' too (the lengths below run up to `4·LANES + 1`).
+const LANES: usize = 8;
 
 /// Lengths around every boundary the kernels have: lanes, the 4-vector
 /// step, the 4096-value block, and large.

@@ -13,26 +13,13 @@ use std::num::NonZeroUsize;
 use rand::rngs::StdRng;
 use rand::{RngExt, seq::index};
 
-use crate::kernels::gauss::{Gaussians, Moments, PassStats, centre_distances, nearest_pass, pass_block};
+use crate::kernels::gauss::{Gaussians, Moments, PassStats, pass_block};
+use crate::kernels::kmeans::{Closest, ColumnSums, SeedBlock, nearest_pass};
 use crate::sched::{DEFAULT_BLOCK, Executor, for_each_chunk_mut, map_reduce, pairwise_tree};
-use crate::simd::{F64s, LANES, hsum, load, load_columns};
+use crate::simd::Simd;
 
 /// Rows per block of the initialization's reductions.
 const BLOCK: NonZeroUsize = DEFAULT_BLOCK;
-
-/// `$f::<D>(args)` with `D = d` for `d ≤ 4` (rows loaded as `D` columns)
-/// and `D = 0` otherwise (the E-step's tiles).
-macro_rules! by_dim {
-    ($d:expr, $f:ident($($arg:expr),* $(,)?)) => {
-        match $d {
-            1 => $f::<1>($($arg),*),
-            2 => $f::<2>($($arg),*),
-            3 => $f::<3>($($arg),*),
-            4 => $f::<4>($($arg),*),
-            _ => $f::<0>($($arg),*),
-        }
-    };
-}
 
 /// k-means++ seeding as scikit-learn does it (greedy: `2 + ⌊ln k⌋` candidates
 /// per centre, sampled by squared distance, the one that lowers the potential
@@ -46,6 +33,7 @@ macro_rules! by_dim {
 /// them again to the same values), with no running sum over all rows.
 pub(crate) fn kmeans_plusplus<E: Executor + ?Sized>(
     exec: &E,
+    simd: Simd,
     x: &[f64],
     d: usize,
     k: usize,
@@ -58,21 +46,23 @@ pub(crate) fn kmeans_plusplus<E: Executor + ?Sized>(
     let mut chosen = vec![first];
     // Zeroed pages from the allocator, first written by the pass's threads.
     let mut closest: Vec<f64> = vec![0.0; n];
-    let mut sums = distances(exec, x, d, &mut closest, row(first));
+    let mut sums = distances(exec, simd, x, d, &mut closest, row(first));
     // The centre chosen last when `closest` does not count it yet.
     let mut pending: Option<&[f64]> = None;
     while chosen.len() < k {
         let pot: f64 = sums.iter().sum();
+        let pending_centre = pending.map(|p| Gaussians::centres(d, p.to_vec()));
         let mut lower = |b: usize, block: &mut [f64]| {
-            if let Some(p) = pending {
-                by_dim!(d, lower_block(&x[b * BLOCK.get() * d..], d, block, p));
+            if let Some(centres) = &pending_centre {
+                let x = &x[b * BLOCK.get() * d..];
+                simd.run(SeedBlock { x, closest: block, centres, update: Closest::Lower });
             }
         };
         let cands: Vec<usize> = (0..trials)
             .map(|_| sample(&mut closest, &sums, rng.random::<f64>() * pot, &mut lower).min(n - 1))
             .collect();
         let centers: Vec<&[f64]> = cands.iter().map(|&c| row(c)).collect();
-        let scores = lower_and_score(exec, x, d, &mut closest, pending, &centers);
+        let scores = lower_and_score(exec, simd, x, d, &mut closest, pending, &centers);
         // The candidates' potentials, summed over the blocks' tree.
         let pots = pairwise_tree(scores.clone(), add_vecs).unwrap_or_default();
         // The first candidate of least potential.
@@ -86,8 +76,18 @@ pub(crate) fn kmeans_plusplus<E: Executor + ?Sized>(
 
 /// Sets `closest[i]` to the squared distance from row `i` to `center`, and
 /// returns the sum of `closest` over each block of [`BLOCK`] rows.
-fn distances<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) -> Vec<f64> {
-    each_block(exec, x, d, closest, |x, part| by_dim!(d, distance_block(x, d, part, center)))
+fn distances<E: Executor + ?Sized>(
+    exec: &E,
+    simd: Simd,
+    x: &[f64],
+    d: usize,
+    closest: &mut [f64],
+    center: &[f64],
+) -> Vec<f64> {
+    let centres = Gaussians::centres(d, center.to_vec());
+    each_block(exec, x, d, closest, |x, closest| {
+        simd.run(SeedBlock { x, closest, centres: &centres, update: Closest::Set }).0
+    })
 }
 
 /// `f(rows, part)` on `exec` for each block of [`BLOCK`] rows: `part` is
@@ -108,161 +108,23 @@ where
     blocks.into_iter().map(|(_, v)| v).collect()
 }
 
-/// [`distances`] of one block, whose rows start `x`; returns its sum.
-fn distance_block<const D: usize>(x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) -> f64 {
-    let mut sum = F64s::splat(0.0);
-    if D == 0 {
-        for_tile_groups::<true>(x, d, closest, &[center], |dist, _, valid| {
-            sum += dist[0] & valid;
-            dist[0]
-        });
-    } else {
-        for_groups::<D, true>(x, closest, |cols, _, valid| {
-            let v = dist_columns(cols, center);
-            sum += v & valid;
-            v
-        });
-    }
-    hsum(sum)
-}
-
 /// For each block of [`BLOCK`] rows: lowers `closest` by `pending` (if
 /// any), then `Σ min(closest, ‖x − c‖²)` over the block for each of
 /// `centers`.
 fn lower_and_score<E: Executor + ?Sized>(
     exec: &E,
+    simd: Simd,
     x: &[f64],
     d: usize,
     closest: &mut [f64],
     pending: Option<&[f64]>,
     centers: &[&[f64]],
 ) -> Vec<Vec<f64>> {
-    each_block(exec, x, d, closest, |x, part| by_dim!(d, lower_and_score_block(x, d, part, pending, centers)))
-}
-
-/// [`lower_and_score`] of one block, whose rows start `x`.
-fn lower_and_score_block<const D: usize>(
-    x: &[f64],
-    d: usize,
-    closest: &mut [f64],
-    pending: Option<&[f64]>,
-    centers: &[&[f64]],
-) -> Vec<f64> {
-    let mut sums = vec![F64s::splat(0.0); centers.len()];
-    if D == 0 {
-        // The distances to the pending centre (if any), then the candidates.
-        let all: Vec<&[f64]> = pending.into_iter().chain(centers.iter().copied()).collect();
-        let mut score = |dist: &[F64s], v: F64s, valid: F64s| {
-            let (v, cands) = match pending {
-                Some(_) => (v.min(dist[0]), &dist[1..]),
-                None => (v, dist),
-            };
-            for (sum, &c) in sums.iter_mut().zip(cands) {
-                *sum += v.min(c) & valid;
-            }
-            v
-        };
-        if pending.is_some() {
-            for_tile_groups::<true>(x, d, closest, &all, &mut score);
-        } else {
-            for_tile_groups::<false>(x, d, closest, &all, &mut score);
-        }
-        return sums.into_iter().map(hsum).collect();
-    }
-    let mut score = |cols: &[F64s; D], v: F64s, valid: F64s| {
-        let v = pending.map_or(v, |p| v.min(dist_columns(cols, p)));
-        for (sum, c) in sums.iter_mut().zip(centers) {
-            *sum += v.min(dist_columns(cols, c)) & valid;
-        }
-        v
-    };
-    // Without a centre to lower by, the distances are read, not rewritten.
-    if pending.is_some() {
-        for_groups::<D, true>(x, closest, &mut score);
-    } else {
-        for_groups::<D, false>(x, closest, &mut score);
-    }
-    sums.into_iter().map(hsum).collect()
-}
-
-/// Lowers `closest` of one block, whose rows start `x`, to the squared
-/// distance to `center` where that is less.
-fn lower_block<const D: usize>(x: &[f64], d: usize, closest: &mut [f64], center: &[f64]) {
-    if D == 0 {
-        for_tile_groups::<true>(x, d, closest, &[center], |dist, v, _| v.min(dist[0]));
-    } else {
-        for_groups::<D, true>(x, closest, |cols, v, _| v.min(dist_columns(cols, center)));
-    }
-}
-
-/// Walks the rows of `closest`, which start `x`, `LANES` at a time, for
-/// `D ≥ 1`: `f(columns, closest, valid)` gets the rows' coordinates as `D`
-/// vectors, their `closest` values, and the mask of the lanes that hold a
-/// row (all of them but in a last, partial group, whose other lanes repeat
-/// its last row and hold 0). What `f` returns is written back to `closest`
-/// when `WRITE`.
-#[inline(always)]
-fn for_groups<const D: usize, const WRITE: bool>(
-    x: &[f64],
-    closest: &mut [f64],
-    mut f: impl FnMut(&[F64s; D], F64s, F64s) -> F64s,
-) {
-    let n = closest.len();
-    let (rows, _) = x[..n * D].as_chunks::<D>();
-    let (whole, rest) = rows.as_chunks::<LANES>();
-    let (cl_whole, cl_rest) = closest.as_chunks_mut::<LANES>();
-    let lane = F64s::new(std::array::from_fn(|i| i as f64));
-    let all = lane.simd_lt(F64s::splat(LANES as f64));
-    for (g, cl) in whole.iter().zip(cl_whole) {
-        let v = f(&load_columns(g), load(cl), all);
-        if WRITE {
-            *cl = v.to_array();
-        }
-    }
-    if let Some(&last) = rest.last() {
-        let g: [[f64; D]; LANES] = std::array::from_fn(|i| rest.get(i).copied().unwrap_or(last));
-        let mut cl = [0.0; LANES];
-        cl[..rest.len()].copy_from_slice(cl_rest);
-        let v = f(&load_columns(&g), load(&cl), lane.simd_lt(F64s::splat(rest.len() as f64)));
-        if WRITE {
-            cl_rest.copy_from_slice(&v.to_array()[..rest.len()]);
-        }
-    }
-}
-
-/// [`for_groups`] for any `d` (k-means++ uses it for `d > 4`): `f(dist,
-/// closest, valid)` gets the rows' distances to each of `centres`, from the
-/// E-step's tiles ([`centre_distances`]), in place of their columns.
-fn for_tile_groups<const WRITE: bool>(
-    x: &[f64],
-    d: usize,
-    closest: &mut [f64],
-    centres: &[&[f64]],
-    mut f: impl FnMut(&[F64s], F64s, F64s) -> F64s,
-) {
-    let n = closest.len();
-    let centres = Gaussians::centres(d, centres.concat());
-    centre_distances(&centres, x, 0..n, |at, dist, valid| {
-        let cl = &mut closest[at..n.min(at + LANES)];
-        let mut v = [0.0; LANES];
-        v[..cl.len()].copy_from_slice(cl);
-        let out = f(dist, load(&v), valid);
-        if WRITE {
-            cl.copy_from_slice(&out.to_array()[..cl.len()]);
-        }
-    });
-}
-
-/// The squared distances from `LANES` rows, given as columns, to `c`: each
-/// lane's squares added in ascending coordinate order.
-#[inline(always)]
-fn dist_columns<const D: usize>(cols: &[F64s; D], c: &[f64]) -> F64s {
-    let mut s = F64s::splat(0.0);
-    for j in 0..D {
-        let t = cols[j] - F64s::splat(c[j]);
-        s += t * t;
-    }
-    s
+    // The pending centre (if any) first, then the candidates.
+    let all: Vec<f64> = pending.into_iter().chain(centers.iter().copied()).flatten().copied().collect();
+    let centres = Gaussians::centres(d, all);
+    let update = if pending.is_some() { Closest::Lower } else { Closest::Keep };
+    each_block(exec, x, d, closest, |x, closest| simd.run(SeedBlock { x, closest, centres: &centres, update }).1)
 }
 
 /// The first row whose running sum of `closest` reaches `target`, from the
@@ -301,6 +163,7 @@ fn sample(closest: &mut [f64], sums: &[f64], target: f64, mut lower: impl FnMut(
 /// labels stored.
 pub(crate) fn lloyd<E: Executor + ?Sized>(
     exec: &E,
+    simd: Simd,
     x: &[f64],
     d: usize,
     centers: &mut [f64],
@@ -308,10 +171,10 @@ pub(crate) fn lloyd<E: Executor + ?Sized>(
     moments: Moments,
 ) -> PassStats {
     let k = centers.len() / d;
-    let tol = 1e-4 * mean_variance(exec, x, d);
+    let tol = 1e-4 * mean_variance(exec, simd, x, d);
     for _ in 0..max_iter {
         // Σ (x − c_old) per cluster, shifted so far-off data keep their digits.
-        let sums = nearest_pass(exec, &Gaussians::centres(d, centers.to_vec()), Moments::Means, x);
+        let sums = nearest_pass(exec, simd, &Gaussians::centres(d, centers.to_vec()), Moments::Means, x);
         let mut shift = 0.0;
         for c in 0..k {
             let count = sums.n[c];
@@ -327,7 +190,7 @@ pub(crate) fn lloyd<E: Executor + ?Sized>(
             break;
         }
     }
-    nearest_pass(exec, &Gaussians::centres(d, centers.to_vec()), moments, x)
+    nearest_pass(exec, simd, &Gaussians::centres(d, centers.to_vec()), moments, x)
 }
 
 fn add_vecs(mut a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
@@ -338,21 +201,21 @@ fn add_vecs(mut a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
 }
 
 /// The mean over features of each feature's variance.
-fn mean_variance<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> f64 {
-    column_moments(exec, x, d).1.iter().sum::<f64>() / d as f64
+fn mean_variance<E: Executor + ?Sized>(exec: &E, simd: Simd, x: &[f64], d: usize) -> f64 {
+    column_moments(exec, simd, x, d).1.iter().sum::<f64>() / d as f64
 }
 
 /// Each feature's mean and (population) variance, in one pass over the
 /// fixed blocks of `exec`'s reduction; sums of `x − x₀`, shifted by the
 /// first row, so that data far from the origin keep their digits.
-pub(crate) fn column_moments<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn column_moments<E: Executor + ?Sized>(exec: &E, simd: Simd, x: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
     let n = x.len() / d;
     let first = &x[..d];
     let m = map_reduce(
         exec,
         n,
         BLOCK,
-        |rows| by_dim!(d, block_moments(&x[rows.start * d..rows.end * d], d, first)),
+        |rows| simd.run(ColumnSums { x: &x[rows.start * d..rows.end * d], d, shift: first }),
         add_vecs,
     )
     .unwrap_or_else(|| vec![0.0; 2 * d]);
@@ -360,40 +223,6 @@ pub(crate) fn column_moments<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize
     let means = (0..d).map(|j| first[j] + m[j] / nf).collect();
     let variances = (0..d).map(|j| (m[d + j] / nf - (m[j] / nf).powi(2)).max(0.0)).collect();
     (means, variances)
-}
-
-/// `Σ (x − x₀)` and `Σ (x − x₀)²` of each column over the rows of `x`: for
-/// `D ≥ 1`, `LANES` rows at a time into one sum per lane, the lanes then
-/// summed by [`hsum`]; the rows left over (or all, for `D = 0`) one by one.
-fn block_moments<const D: usize>(x: &[f64], d: usize, first: &[f64]) -> Vec<f64> {
-    let mut acc = vec![0.0; 2 * d];
-    let mut rest = x;
-    if D > 0 {
-        let (rows, _) = x.as_chunks::<D>();
-        let (groups, _) = rows.as_chunks::<LANES>();
-        let shift: [F64s; D] = std::array::from_fn(|j| F64s::splat(first[j]));
-        let (mut s, mut q) = ([F64s::splat(0.0); D], [F64s::splat(0.0); D]);
-        for g in groups {
-            let cols = load_columns(g);
-            for j in 0..D {
-                let v = cols[j] - shift[j];
-                s[j] += v;
-                q[j] += v * v;
-            }
-        }
-        for j in 0..D {
-            (acc[j], acc[d + j]) = (hsum(s[j]), hsum(q[j]));
-        }
-        rest = &x[groups.len() * LANES * D..];
-    }
-    for r in rest.chunks_exact(d) {
-        for j in 0..d {
-            let v = r[j] - first[j];
-            acc[j] += v;
-            acc[d + j] += v * v;
-        }
-    }
-    acc
 }
 
 /// `k` distinct rows chosen uniformly.
@@ -434,7 +263,7 @@ where
     let n = x.len() / d;
     let k = shift.len() / d;
     let per = moments.per_component(d);
-    let zeros = || PassStats { n: vec![0.0; k], s: vec![0.0; k * d], q: vec![0.0; k * per], loglik: 0.0 };
+    let zeros = || PassStats::zeros(k, d, moments);
     map_reduce(
         exec,
         n,
@@ -455,14 +284,8 @@ where
                     st.n[c] += rc;
                     for a in 0..d {
                         st.s[c * d + a] += rc * diff[a];
-                        match moments {
-                            Moments::Full => {
-                                for b in 0..=a {
-                                    st.q[c * per + a * (a + 1) / 2 + b] += rc * diff[a] * diff[b];
-                                }
-                            }
-                            Moments::Diagonal => st.q[c * per + a] += rc * diff[a] * diff[a],
-                            Moments::Means => {}
+                        for b in (0..=a).filter(|&b| moments.has(a, b)) {
+                            st.q[c * per + moments.index(a, b)] += rc * diff[a] * diff[b];
                         }
                     }
                 }
@@ -557,9 +380,11 @@ mod tests {
             for seed in 0..12 {
                 let want = plain(&x, d, seed);
                 blocks.extend(want.iter().map(|&i| i / BLOCK.get()));
-                for exec in [&Sequential as &dyn Executor, &pool] {
-                    let got = kmeans_plusplus(exec, &x, d, k, &mut StdRng::seed_from_u64(seed));
-                    assert_eq!(got, want, "d = {d}, seed {seed}");
+                for simd in Simd::each() {
+                    for exec in [&Sequential as &dyn Executor, &pool] {
+                        let got = kmeans_plusplus(exec, simd, &x, d, k, &mut StdRng::seed_from_u64(seed));
+                        assert_eq!(got, want, "{:?} d = {d}, seed {seed}", simd.isa());
+                    }
                 }
             }
             assert!(blocks.len() >= n / BLOCK.get(), "d = {d}: a whole block never held a chosen row: {blocks:?}");
@@ -579,15 +404,17 @@ mod tests {
             // Quarters near 10⁸: every plain sum below is exact.
             let x: Vec<f64> =
                 (0..n * d).map(|i| 1e8 + ((i * 7919 + i / d) % 1009) as f64 * 0.25 - (i % d) as f64).collect();
-            let (means, variances) = column_moments(&Sequential, &x, d);
-            for j in 0..d {
-                let col = || x.iter().skip(j).step_by(d);
-                let mean = col().sum::<f64>() / n as f64;
-                let var = col().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
-                assert!((means[j] - mean).abs() <= 1e-15 * mean.abs(), "d={d} mean {j}: {} vs {mean}", means[j]);
-                assert!((variances[j] - var).abs() <= 1e-12 * var, "d={d} variance {j}: {} vs {var}", variances[j]);
+            for simd in Simd::each() {
+                let (means, variances) = column_moments(&Sequential, simd, &x, d);
+                for j in 0..d {
+                    let col = || x.iter().skip(j).step_by(d);
+                    let mean = col().sum::<f64>() / n as f64;
+                    let var = col().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+                    assert!((means[j] - mean).abs() <= 1e-15 * mean.abs(), "d={d} mean {j}: {} vs {mean}", means[j]);
+                    assert!((variances[j] - var).abs() <= 1e-12 * var, "d={d} variance {j}: {} vs {var}", variances[j]);
+                }
+                assert_eq!(column_moments(&pool, simd, &x, d), (means, variances), "d={d}: the same bits on the pool");
             }
-            assert_eq!(column_moments(&pool, &x, d), (means, variances), "d={d}: the same bits on the pool");
         }
     }
 }

@@ -54,8 +54,9 @@ pub use crate::kernels::gauss::Parallelism;
 use crate::kernels::gauss::{
     Gaussians, PassStats, RowOutput, cholesky, inverse_and_log_det, pass, pass_values, per_row, rows,
 };
-use crate::sched::{DEFAULT_BLOCK, Executor, Pool, Sequential, map_reduce};
-use crate::simd::{self, F64s};
+use crate::kernels::summarize::first_non_finite;
+use crate::sched::{Executor, Pool, Sequential};
+use crate::simd::Simd;
 use crate::{Error, Schedule};
 pub use stats::SufficientStats;
 use stats::{Params, m_step, moments, prepare};
@@ -294,6 +295,8 @@ impl GaussianMixture {
     /// 1 MiB).
     pub fn fit_with<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], d: usize) -> Result<GaussianMixtureModel, Error> {
         self.check_parameters()?;
+        // One SIMD path for the whole fit, read once.
+        let simd = Simd::active();
         let n = check_data(exec, x, d)?;
         let k = self.n_components;
         if n < k {
@@ -302,11 +305,11 @@ impl GaussianMixture {
         if let Init::Given(p) = &self.init {
             check_given(p, self.covariance_type, k, d)?;
         }
-        check_room(exec, self.covariance_type, k, d, n, self.parallelism)?;
+        check_room(exec, simd, self.covariance_type, k, d, n, self.parallelism)?;
         let mut best: Option<GaussianMixtureModel> = None;
         for run in 0..self.n_init {
             let seed = self.seed.wrapping_add(run as u64);
-            let model = self.fit_once(exec, x, d, seed)?;
+            let model = self.fit_once(exec, simd, x, d, seed)?;
             let better = match &best {
                 None => true,
                 Some(b) => model.lower_bound() > b.lower_bound(),
@@ -333,6 +336,7 @@ impl GaussianMixture {
     fn fit_once<E: Executor + ?Sized>(
         &self,
         exec: &E,
+        simd: Simd,
         x: &[f64],
         d: usize,
         seed: u64,
@@ -342,10 +346,12 @@ impl GaussianMixture {
             Init::Given(p) => p.precisions.as_deref(),
             _ => None,
         };
-        let mut model = GaussianMixtureModel::from_params(t, d, self.initial_params(exec, x, d, seed)?, precisions)?;
+        let params = self.initial_params(exec, simd, x, d, seed)?;
+        let mut model = GaussianMixtureModel::from_params(t, d, params, precisions)?;
         let mut prev = f64::NEG_INFINITY;
         for iteration in 1..=self.max_iter {
-            let (next, lower_bound) = model.step(exec, x, self.parallelism, self.reg_covar).map_err(|e| match e {
+            let step = model.step_on(exec, simd, x, self.parallelism, self.reg_covar);
+            let (next, lower_bound) = step.map_err(|e| match e {
                 Error::NonFiniteLikelihood { .. } => Error::NonFiniteLikelihood { iteration },
                 e => e,
             })?;
@@ -364,7 +370,14 @@ impl GaussianMixture {
     }
 
     /// The parameters EM starts from.
-    fn initial_params<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], d: usize, seed: u64) -> Result<Params, Error> {
+    fn initial_params<E: Executor + ?Sized>(
+        &self,
+        exec: &E,
+        simd: Simd,
+        x: &[f64],
+        d: usize,
+        seed: u64,
+    ) -> Result<Params, Error> {
         let (k, t) = (self.n_components, self.covariance_type);
         let n = x.len() / d;
         let mut rng = StdRng::seed_from_u64(seed);
@@ -385,15 +398,15 @@ impl GaussianMixture {
         };
         let rows_of = |chosen: &[usize]| chosen.iter().flat_map(|&i| x[i * d..(i + 1) * d].iter().copied()).collect();
         let kmeans = |rng: &mut StdRng| {
-            let chosen = init::kmeans_plusplus(exec, x, d, k, rng);
+            let chosen = init::kmeans_plusplus(exec, simd, x, d, k, rng);
             let mut centers: Vec<f64> = rows_of(&chosen);
-            let st = init::lloyd(exec, x, d, &mut centers, 300, mo);
+            let st = init::lloyd(exec, simd, x, d, &mut centers, 300, mo);
             m_step(t, d, &centers, &st, self.reg_covar)
         };
         Ok(match &self.init {
             Init::KMeans => kmeans(&mut rng),
             Init::KMeansPlusPlus => {
-                let chosen = init::kmeans_plusplus(exec, x, d, k, &mut rng);
+                let chosen = init::kmeans_plusplus(exec, simd, x, d, k, &mut rng);
                 one_hot(&chosen, rows_of(&chosen))
             }
             Init::RandomFromData => {
@@ -401,7 +414,7 @@ impl GaussianMixture {
                 one_hot(&chosen, rows_of(&chosen))
             }
             Init::Random => {
-                let (mean, _) = init::column_moments(exec, x, d);
+                let (mean, _) = init::column_moments(exec, simd, x, d);
                 let shift: Vec<f64> = mean.repeat(k);
                 let st = init::resp_stats(exec, x, d, &shift, mo, |i, r| init::random_responsibilities(seed, i, r));
                 m_step(t, d, &shift, &st, self.reg_covar)
@@ -435,23 +448,7 @@ impl GaussianMixture {
 /// `exec`) and returns the number of rows.
 fn check_data<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> Result<usize, Error> {
     let n = rows(x, d)?;
-    let first_bad = map_reduce(
-        exec,
-        x.len(),
-        DEFAULT_BLOCK,
-        |r| {
-            // `v·0` is ±0 for finite `v` and NaN otherwise, so the block's
-            // sum of them is NaN exactly when it holds a bad value: a
-            // vectorized sum, then a scan only of a block that has one.
-            let zero = F64s::splat(0.0);
-            let bad = simd::fold4(&x[r.clone()], |a, v| a + v * zero, |a, v| a + v * 0.0).is_nan();
-            let start = r.start;
-            bad.then(|| x[r].iter().position(|v| !v.is_finite()).map(|i| start + i)).flatten()
-        },
-        |a, b| a.or(b),
-    )
-    .flatten();
-    match first_bad {
+    match first_non_finite(exec, x) {
         Some(at) => Err(Error::NonFinite { row: at / d, column: at % d }),
         None => Ok(n),
     }
@@ -464,6 +461,7 @@ fn check_data<E: Executor + ?Sized>(exec: &E, x: &[f64], d: usize) -> Result<usi
 /// because the allocations it makes would abort the process if they failed.
 fn check_room<E: Executor + ?Sized>(
     exec: &E,
+    simd: Simd,
     t: CovarianceType,
     k: usize,
     d: usize,
@@ -479,7 +477,7 @@ fn check_room<E: Executor + ?Sized>(
         };
         let model =
             t.len(k, d)?.checked_mul(2)?.checked_add(factors.checked_mul(2)?)?.checked_add(k.checked_mul(d)?)?;
-        pass_values(n, d, k, moments(t), parallelism, threads)?.checked_add(model.checked_mul(2)?)
+        pass_values(n, d, k, moments(t), parallelism, threads, simd.lanes())?.checked_add(model.checked_mul(2)?)
     })();
     try_room("an EM iteration's working memory", values.and_then(|v| v.checked_mul(8)), || {
         let size = values.map_or_else(|| "more than usize counts".into(), |v| format!("{:.3e} bytes", 8.0 * v as f64));
@@ -671,9 +669,20 @@ impl GaussianMixtureModel {
         x: &[f64],
         parallelism: Parallelism,
     ) -> Result<SufficientStats, Error> {
+        self.summarize_on(exec, Simd::active(), x, parallelism)
+    }
+
+    /// [`summarize_as`](Self::summarize_as) on the SIMD path `simd`.
+    fn summarize_on<E: Executor + ?Sized>(
+        &self,
+        exec: &E,
+        simd: Simd,
+        x: &[f64],
+        parallelism: Parallelism,
+    ) -> Result<SufficientStats, Error> {
         let samples = rows(x, self.d)?;
-        check_room(exec, self.covariance_type, self.components(), self.d, samples, parallelism)?;
-        let pass: PassStats = pass(exec, &self.gaussians, moments(self.covariance_type), parallelism, x);
+        check_room(exec, simd, self.covariance_type, self.components(), self.d, samples, parallelism)?;
+        let pass: PassStats = pass(exec, simd, &self.gaussians, moments(self.covariance_type), parallelism, x);
         if !pass.loglik.is_finite() {
             check_data(exec, x, self.d)?;
             return Err(Error::NonFiniteLikelihood { iteration: 0 });
@@ -697,7 +706,19 @@ impl GaussianMixtureModel {
         parallelism: Parallelism,
         reg_covar: f64,
     ) -> Result<(GaussianMixtureModel, f64), Error> {
-        let stats = self.summarize_as(exec, x, parallelism)?;
+        self.step_on(exec, Simd::active(), x, parallelism, reg_covar)
+    }
+
+    /// [`step`](Self::step) on the SIMD path `simd`.
+    fn step_on<E: Executor + ?Sized>(
+        &self,
+        exec: &E,
+        simd: Simd,
+        x: &[f64],
+        parallelism: Parallelism,
+        reg_covar: f64,
+    ) -> Result<(GaussianMixtureModel, f64), Error> {
+        let stats = self.summarize_on(exec, simd, x, parallelism)?;
         let next = Self::from_stats(&stats, reg_covar)?;
         Ok((next, stats.pass.loglik / stats.samples as f64))
     }
@@ -770,7 +791,7 @@ impl GaussianMixtureModel {
     fn rows<E: Executor + ?Sized>(&self, exec: &E, x: &[f64], what: RowOutput) -> Result<Vec<f64>, Error> {
         let n = check_data(exec, x, self.d)?;
         let mut out = try_filled("the output", n, what.width(self.components()), 0.0)?;
-        per_row(exec, &self.gaussians, x, what, &mut out)?;
+        per_row(exec, Simd::active(), &self.gaussians, x, what, &mut out)?;
         if out.iter().any(|v| v.is_nan()) {
             return Err(Error::NonFiniteLikelihood { iteration: 0 });
         }

@@ -5,7 +5,8 @@
 #![allow(clippy::needless_range_loop)]
 
 use crate::Error;
-use crate::kernels::gauss::{Factor, Gaussians, Moments, PassStats, cholesky, invert_lower};
+use crate::kernels::gauss::{Factor, Gaussians, Moments, PassStats};
+use crate::kernels::linalg::{cholesky, invert_lower, lower_factor, packed};
 
 use super::CovarianceType;
 
@@ -154,7 +155,7 @@ pub(crate) fn m_step(t: CovarianceType, d: usize, shift: &[f64], st: &PassStats,
                 let dl = &delta[c * d..(c + 1) * d];
                 for i in 0..d {
                     for j in 0..=i {
-                        let v = st.q[c * tri + i * (i + 1) / 2 + j] / nk[c] - dl[i] * dl[j];
+                        let v = st.q[c * tri + packed(i, j)] / nk[c] - dl[i] * dl[j];
                         cov[c * d * d + i * d + j] = v;
                         cov[c * d * d + j * d + i] = v;
                     }
@@ -169,7 +170,7 @@ pub(crate) fn m_step(t: CovarianceType, d: usize, shift: &[f64], st: &PassStats,
                 for j in 0..=i {
                     let mut v = 0.0;
                     for c in 0..k {
-                        v += st.q[c * tri + i * (i + 1) / 2 + j] - nk[c] * delta[c * d + i] * delta[c * d + j];
+                        v += st.q[c * tri + packed(i, j)] - nk[c] * delta[c * d + i] * delta[c * d + j];
                     }
                     v /= total;
                     cov[i * d + j] = v;
@@ -267,16 +268,4 @@ pub(crate) fn prepare(
             Ok((g, inv_sd))
         }
     }
-}
-
-/// The lower-triangular `W` with `Wᵀ·W = a`, for a symmetric positive
-/// definite `a` (`d × d`, row-major; only its lower triangle is read): the
-/// Cholesky factor of `a` with its rows and columns taken in reverse order
-/// (`J·a·J = C·Cᵀ`, `W = J·Cᵀ·J`). `None` when `a` is not positive definite.
-fn lower_factor(a: &[f64], d: usize) -> Option<Vec<f64>> {
-    let r = |i: usize| d - 1 - i;
-    // `(J·a·J)ᵢⱼ = a[r(i)][r(j)]`, read from the lower triangle as `a[r(j)][r(i)]`.
-    let reversed: Vec<f64> = (0..d * d).map(|at| a[r(at % d) * d + r(at / d)]).collect();
-    let c = cholesky(&reversed, d)?;
-    Some((0..d * d).map(|at| c[r(at % d) * d + r(at / d)]).collect())
 }

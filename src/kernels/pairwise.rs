@@ -33,7 +33,7 @@ use std::ops::Range;
 use crate::Error;
 use crate::kernels::summarize::summarize_compensated;
 use crate::sched::{Executor, map_reduce};
-use crate::simd::{F64s, LANES, fold4, hsum, load};
+use crate::simd::{Kernel, Lanes, Simd, fold4};
 
 /// Mirror of the seed's `scalar_sum(double* X, double y, int n) nogil`: `Σ X[i]·y`.
 ///
@@ -81,11 +81,25 @@ pub unsafe fn block_sum_raw(x: *const f64, n: usize, y: *const f64, m: usize) ->
     sum
 }
 
-/// `Σⱼ xⱼ·y` with SIMD: four multiply-add accumulators over `4·LANES`-value
-/// steps, combined `(a0 + a1) + (a2 + a3)`, then the tail left to right.
+/// `Σⱼ xⱼ·y` with SIMD: four multiply-add accumulators over `4·L`-value
+/// steps (`L` the lanes of the [active](crate::simd::active) path),
+/// combined `(a0 + a1) + (a2 + a3)`, then the tail left to right.
 pub fn scalar_sum(x: &[f64], y: f64) -> f64 {
-    let yv = F64s::splat(y);
-    fold4(x, |a, v| v.mul_add(yv, a), |s, v| s + v * y)
+    Simd::active().run(ScalarSum(x, y))
+}
+
+/// [`scalar_sum`]'s kernel.
+struct ScalarSum<'a>(&'a [f64], f64);
+
+impl Kernel for ScalarSum<'_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> f64 {
+        let ScalarSum(x, y) = self;
+        let yv = V::splat(y);
+        fold4::<V>(x, |a, v| v.mul_add(yv, a), |s, v| s + v * y)
+    }
 }
 
 /// Rows of the outer loop per reduction block: enough work per block
@@ -93,9 +107,9 @@ pub fn scalar_sum(x: &[f64], y: f64) -> f64 {
 /// partials to keep.
 const ROW_BLOCK: NonZeroUsize = NonZeroUsize::new(64).unwrap();
 
-/// Vectors per column block: 256 vectors of 8 lanes are 16 KiB, so a column
-/// block stays in a 32 KiB L1 while a row block's rows sweep it.
-const COL_BLOCK_VECTORS: usize = 2048 / LANES;
+/// Values per column block: 2048 values are 16 KiB, so a column block
+/// stays in a 32 KiB L1 while a row block's rows sweep it.
+const COL_BLOCK: usize = 2048;
 
 /// `Σ_{i ∈ rows} Σⱼ xᵢ·xⱼ`: the register-blocked micro-kernel.
 ///
@@ -104,50 +118,60 @@ const COL_BLOCK_VECTORS: usize = 2048 / LANES;
 /// vectors) hide the multiply-add latency. Leftover rows use two
 /// accumulators; the columns past the last whole vector are added in scalar
 /// at the end. The order is fixed, so the result is too.
-fn pairwise_rows(x: &[f64], rows: Range<usize>) -> f64 {
-    let (vectors, col_tail) = x.as_chunks::<LANES>();
-    let mut acc = [[F64s::splat(0.0); 2]; 4];
-    let mut acc1 = [F64s::splat(0.0); 2];
-    for block in vectors.chunks(COL_BLOCK_VECTORS) {
-        let (pairs, odd) = block.as_chunks::<2>();
-        let mut i = rows.start;
-        while i + 4 <= rows.end {
-            let y = [F64s::splat(x[i]), F64s::splat(x[i + 1]), F64s::splat(x[i + 2]), F64s::splat(x[i + 3])];
-            for pair in pairs {
-                let (a, b) = (load(&pair[0]), load(&pair[1]));
-                for (acc_r, y_r) in acc.iter_mut().zip(&y) {
-                    acc_r[0] = a.mul_add(*y_r, acc_r[0]);
-                    acc_r[1] = b.mul_add(*y_r, acc_r[1]);
+struct PairwiseRows<'a>(&'a [f64], Range<usize>);
+
+impl Kernel for PairwiseRows<'_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> f64 {
+        let PairwiseRows(x, rows) = self;
+        let l = V::LANES;
+        let (vectors, col_tail) = x.split_at(x.len() / l * l);
+        let mut acc = [[V::zero(); 2]; 4];
+        let mut acc1 = [V::zero(); 2];
+        for block in vectors.chunks(COL_BLOCK) {
+            // Whole pairs of vectors, then at most one vector.
+            let (pairs, odd) = block.split_at(block.len() / (2 * l) * (2 * l));
+            let mut i = rows.start;
+            while i + 4 <= rows.end {
+                let y = [V::splat(x[i]), V::splat(x[i + 1]), V::splat(x[i + 2]), V::splat(x[i + 3])];
+                for pair in pairs.chunks_exact(2 * l) {
+                    let (a, b) = (V::load(pair), V::load(&pair[l..]));
+                    for (acc_r, y_r) in acc.iter_mut().zip(&y) {
+                        acc_r[0] = a.mul_add(*y_r, acc_r[0]);
+                        acc_r[1] = b.mul_add(*y_r, acc_r[1]);
+                    }
+                }
+                if !odd.is_empty() {
+                    let a = V::load(odd);
+                    for (acc_r, y_r) in acc.iter_mut().zip(&y) {
+                        acc_r[0] = a.mul_add(*y_r, acc_r[0]);
+                    }
+                }
+                i += 4;
+            }
+            for &xi in &x[i..rows.end] {
+                let y = V::splat(xi);
+                for pair in pairs.chunks_exact(2 * l) {
+                    acc1[0] = V::load(pair).mul_add(y, acc1[0]);
+                    acc1[1] = V::load(&pair[l..]).mul_add(y, acc1[1]);
+                }
+                if !odd.is_empty() {
+                    acc1[0] = V::load(odd).mul_add(y, acc1[0]);
                 }
             }
-            for v in odd {
-                let a = load(v);
-                for (acc_r, y_r) in acc.iter_mut().zip(&y) {
-                    acc_r[0] = a.mul_add(*y_r, acc_r[0]);
-                }
-            }
-            i += 4;
         }
-        for &xi in &x[i..rows.end] {
-            let y = F64s::splat(xi);
-            for pair in pairs {
-                acc1[0] = load(&pair[0]).mul_add(y, acc1[0]);
-                acc1[1] = load(&pair[1]).mul_add(y, acc1[1]);
-            }
-            for v in odd {
-                acc1[0] = load(v).mul_add(y, acc1[0]);
+        let rows4 =
+            ((acc[0][0] + acc[0][1]) + (acc[1][0] + acc[1][1])) + ((acc[2][0] + acc[2][1]) + (acc[3][0] + acc[3][1]));
+        let mut sum = (rows4 + (acc1[0] + acc1[1])).hsum();
+        for &xi in &x[rows] {
+            for &xj in col_tail {
+                sum += xi * xj;
             }
         }
+        sum
     }
-    let rows4 =
-        ((acc[0][0] + acc[0][1]) + (acc[1][0] + acc[1][1])) + ((acc[2][0] + acc[2][1]) + (acc[3][0] + acc[3][1]));
-    let mut sum = hsum(rows4 + (acc1[0] + acc1[1]));
-    for &xi in &x[rows] {
-        for &xj in col_tail {
-            sum += xi * xj;
-        }
-    }
-    sum
 }
 
 /// `Σᵢ Σⱼ xᵢ·xⱼ` in O(n²): the fast kernel, on any executor. Rows are
@@ -163,7 +187,8 @@ fn pairwise_rows(x: &[f64], rows: Range<usize>) -> f64 {
 /// # Ok::<(), nogil::Error>(())
 /// ```
 pub fn pairwise_sum<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
-    map_reduce(exec, x.len(), ROW_BLOCK, |rows| pairwise_rows(x, rows), |a, b| a + b).unwrap_or(0.0)
+    let simd = Simd::active();
+    map_reduce(exec, x.len(), ROW_BLOCK, |rows| simd.run(PairwiseRows(x, rows)), |a, b| a + b).unwrap_or(0.0)
 }
 
 /// One task per element, as the seed's joblib cell 32 dispatches
@@ -173,7 +198,9 @@ pub fn pairwise_sum<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
 /// Run it on an executor with `Dynamic { chunk: 1 }` to pay a claim per
 /// element, as joblib pays a dispatch per task.
 pub fn pairwise_sum_tasks<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
-    map_reduce(exec, x.len(), NonZeroUsize::MIN, |r| scalar_sum(x, x[r.start]), |a, b| a + b).unwrap_or(0.0)
+    let simd = Simd::active();
+    let task = |r: Range<usize>| simd.run(ScalarSum(x, x[r.start]));
+    map_reduce(exec, x.len(), NonZeroUsize::MIN, task, |a, b| a + b).unwrap_or(0.0)
 }
 
 /// The seed's cell 34: partition `p` is the strided copy `y = x[p::parts]`
@@ -185,11 +212,11 @@ pub fn pairwise_sum_strided<E: Executor + ?Sized>(exec: &E, x: &[f64], parts: us
     if parts == 0 {
         return Err(Error::ZeroPartitions);
     }
-    let parts = parts.min(x.len().max(1));
+    let (parts, simd) = (parts.min(x.len().max(1)), Simd::active());
     let task = |p: usize| {
         let y: Vec<f64> = x.iter().skip(p).step_by(parts).copied().collect();
         // The seed's n·m products, one SIMD scalar_sum per y value.
-        y.iter().map(|&yj| scalar_sum(x, yj)).fold(0.0, |a, b| a + b)
+        y.iter().map(|&yj| simd.run(ScalarSum(x, yj))).fold(0.0, |a, b| a + b)
     };
     Ok(map_reduce(exec, parts, NonZeroUsize::MIN, |r| task(r.start), |a, b| a + b).unwrap_or(0.0))
 }
@@ -208,28 +235,38 @@ pub fn pairwise_sum_exact<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
 /// FMA latency × units of current cores), no memory traffic. Returns a value
 /// that depends on every chain, so nothing is optimised away.
 pub fn fma_peak<E: Executor + ?Sized>(exec: &E, fmas_per_thread: usize) -> f64 {
-    const CHAINS: usize = 12;
-    let threads = exec.threads().max(1);
-    let steps = fmas_per_thread / (CHAINS * LANES);
-    map_reduce(
-        exec,
-        threads,
-        NonZeroUsize::MIN,
-        |r| {
-            let mut acc = [F64s::splat(0.0); CHAINS];
-            for (k, a) in acc.iter_mut().enumerate() {
-                *a = F64s::splat(r.start as f64 + k as f64);
+    let (threads, simd) = (exec.threads().max(1), Simd::active());
+    let chains = |r: Range<usize>| simd.run(FmaChains { first: r.start, fmas: fmas_per_thread });
+    map_reduce(exec, threads, NonZeroUsize::MIN, chains, |a, b| a + b).unwrap_or(0.0)
+}
+
+/// [`fma_peak`]'s work on one thread.
+struct FmaChains {
+    first: usize,
+    fmas: usize,
+}
+
+impl Kernel for FmaChains {
+    type Output = f64;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> f64 {
+        const CHAINS: usize = 12;
+        let mut acc = [V::zero(); CHAINS];
+        for (k, a) in acc.iter_mut().enumerate() {
+            *a = V::splat(self.first as f64 + k as f64);
+        }
+        let m = V::splat(std::hint::black_box(0.999_999_9));
+        let c = V::splat(std::hint::black_box(1e-7));
+        for _ in 0..self.fmas / (CHAINS * V::LANES) {
+            for a in &mut acc {
+                *a = a.mul_add(m, c);
             }
-            let m = std::hint::black_box(F64s::splat(0.999_999_9));
-            let c = std::hint::black_box(F64s::splat(1e-7));
-            for _ in 0..steps {
-                for a in &mut acc {
-                    *a = a.mul_add(m, c);
-                }
-            }
-            acc.iter().map(|a| hsum(*a)).sum::<f64>()
-        },
-        |a, b| a + b,
-    )
-    .unwrap_or(0.0)
+        }
+        let mut sum = 0.0;
+        for a in acc {
+            sum += a.hsum();
+        }
+        sum
+    }
 }

@@ -6,8 +6,9 @@
 //!
 //! - [`summarize_raw`]: the mirror, one left-to-right loop over a pointer;
 //!   the oracle for the others;
-//! - [`summarize_simd`]: one thread, [`LANES`]-wide vectors with four
-//!   independent accumulators (the add latency hidden behind three others);
+//! - [`summarize_simd`]: one thread, vectors of the run-time SIMD path
+//!   ([`crate::simd`]) with four independent accumulators (the add latency
+//!   hidden behind three others);
 //! - [`summarize`]: contiguous blocks on any [`Executor`], combined by
 //!   [`map_reduce`]'s fixed tree, so the sum is bit-identical for every
 //!   executor, schedule and thread count;
@@ -28,7 +29,7 @@
 
 use crate::Error;
 use crate::sched::{DEFAULT_BLOCK, Executor, map_reduce};
-use crate::simd::{F64s, LANES, fold4, load};
+use crate::simd::{Kernel, Lanes, Simd, fold4};
 
 /// The length and sum of a data set: what the seed's `summarize` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -67,10 +68,24 @@ pub unsafe fn summarize_raw(x: *const f64, n: usize) -> Summary {
 }
 
 /// The sum of `x` on this thread, with SIMD: four vector accumulators over
-/// `4·LANES`-value steps, combined `(a0 + a1) + (a2 + a3)`, lanes summed by
-/// [`hsum`](crate::simd::hsum), then the tail (fewer than `4·LANES` values) added left to right.
+/// `4·L`-value steps (`L` the lanes of the [active](crate::simd::active)
+/// path), combined `(a0 + a1) + (a2 + a3)`, lanes summed in pairwise order
+/// ([`crate::simd::pairwise`] of them), then the tail (fewer than `4·L`
+/// values) added left to right.
 pub fn sum_simd(x: &[f64]) -> f64 {
-    fold4(x, |a, v| a + v, |s, v| s + v)
+    Simd::active().run(Sum(x))
+}
+
+/// [`sum_simd`]'s kernel.
+struct Sum<'a>(&'a [f64]);
+
+impl Kernel for Sum<'_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> f64 {
+        fold4::<V>(self.0, |a, v| a + v, |s, v| s + v)
+    }
 }
 
 /// `summarize` on this thread with SIMD ([`sum_simd`]).
@@ -80,7 +95,8 @@ pub fn summarize_simd(x: &[f64]) -> Summary {
 
 /// `summarize` in parallel: [`sum_simd`] over blocks of [`DEFAULT_BLOCK`]
 /// values, combined in [`map_reduce`]'s fixed tree — bit-identical for
-/// every executor, schedule and thread count.
+/// every executor, schedule and thread count (on one SIMD path: see
+/// [`crate::simd`]).
 ///
 /// ```
 /// use nogil::{Pool, Sequential, kernels::summarize::summarize};
@@ -92,7 +108,9 @@ pub fn summarize_simd(x: &[f64]) -> Summary {
 /// # Ok::<(), nogil::Error>(())
 /// ```
 pub fn summarize<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> Summary {
-    map_reduce(exec, x.len(), DEFAULT_BLOCK, |r| summarize_simd(&x[r]), Summary::merge).unwrap_or_default()
+    let simd = Simd::active();
+    let block = |r: std::ops::Range<usize>| Summary { len: r.len(), sum: simd.run(Sum(&x[r])) };
+    map_reduce(exec, x.len(), DEFAULT_BLOCK, block, Summary::merge).unwrap_or_default()
 }
 
 /// The seed's strided partitions (`X[i::parts]`, cell 8): partition `i` sums
@@ -154,33 +172,68 @@ impl Compensated {
 
 /// Neumaier summation of one block, vectorized: each lane keeps its own
 /// `(s, c)`; lanes and the tail are folded in with scalar Neumaier steps.
-fn compensated_block(x: &[f64]) -> Compensated {
-    let (vectors, tail) = x.as_chunks::<LANES>();
-    let (mut s, mut c) = (F64s::splat(0.0), F64s::splat(0.0));
-    for v in vectors {
-        let v = load(v);
-        let t = s + v;
-        let big_s = s.abs().simd_ge(v.abs());
-        c += big_s.select((s - t) + v, (v - t) + s);
-        s = t;
+struct CompensatedBlock<'a>(&'a [f64]);
+
+impl Kernel for CompensatedBlock<'_> {
+    type Output = Compensated;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> Compensated {
+        let mut vectors = self.0.chunks_exact(V::LANES);
+        let (mut s, mut c) = (V::zero(), V::zero());
+        for v in &mut vectors {
+            let v = V::load(v);
+            let t = s + v;
+            let big_s = s.abs().cmp_ge(v.abs());
+            c += V::select(big_s, (s - t) + v, (v - t) + s);
+            s = t;
+        }
+        let mut acc = Compensated::default();
+        for (&ls, &lc) in s.to_array()[..V::LANES].iter().zip(&c.to_array()[..V::LANES]) {
+            neumaier(&mut acc.s, &mut acc.c, ls);
+            acc.c += lc;
+        }
+        for &v in vectors.remainder() {
+            neumaier(&mut acc.s, &mut acc.c, v);
+        }
+        acc
     }
-    let mut acc = Compensated::default();
-    for (ls, lc) in s.to_array().into_iter().zip(c.to_array()) {
-        neumaier(&mut acc.s, &mut acc.c, ls);
-        acc.c += lc;
-    }
-    for &v in tail {
-        neumaier(&mut acc.s, &mut acc.c, v);
-    }
-    acc
 }
 
 /// `summarize` with a compensated sum: error at most `2ε|s| + 4nε²·Σ|xᵢ|`
 /// (see the module docs), bit-identical for every executor, schedule and
 /// thread count. About as fast as the plain sum when memory-bound.
 pub fn summarize_compensated<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> Summary {
-    let total = map_reduce(exec, x.len(), DEFAULT_BLOCK, |r| compensated_block(&x[r]), Compensated::merge);
+    let simd = Simd::active();
+    let total = map_reduce(exec, x.len(), DEFAULT_BLOCK, |r| simd.run(CompensatedBlock(&x[r])), Compensated::merge);
     Summary { len: x.len(), sum: total.map_or(0.0, Compensated::value) }
+}
+
+/// The index of the first NaN or infinity of `x`, or `None` when every
+/// value is finite: a vectorized scan in parallel blocks, each block's
+/// values only searched one by one once its scan found one.
+pub fn first_non_finite<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> Option<usize> {
+    let simd = Simd::active();
+    let block = |r: std::ops::Range<usize>| {
+        let start = r.start;
+        let bad = simd.run(TimesZero(&x[r.clone()])).is_nan();
+        bad.then(|| x[r].iter().position(|v| !v.is_finite()).map(|i| start + i)).flatten()
+    };
+    map_reduce(exec, x.len(), DEFAULT_BLOCK, block, |a, b| a.or(b)).flatten()
+}
+
+/// `Σ v·0`: `v·0` is ±0 for finite `v` and NaN otherwise, so the sum is NaN
+/// exactly when `x` holds a NaN or an infinity.
+struct TimesZero<'a>(&'a [f64]);
+
+impl Kernel for TimesZero<'_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> f64 {
+        let zero = V::zero();
+        fold4::<V>(self.0, |a, v| a + v * zero, |a, v| a + v * 0.0)
+    }
 }
 
 /// The memory-bandwidth yardstick: the fastest plain read of `x` — one
@@ -190,14 +243,14 @@ pub fn summarize_compensated<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> Summa
 /// Its result depends on the thread count; it exists so benchmarks can say
 /// how close [`summarize`] comes to reading memory as fast as possible.
 pub fn read_reference<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
-    let threads = exec.threads().max(1);
+    let (threads, simd) = (exec.threads().max(1), Simd::active());
     let one = std::num::NonZeroUsize::MIN;
     let per = x.len().div_ceil(threads).max(1);
     map_reduce(
         exec,
         threads,
         one,
-        |r| sum_simd(&x[(r.start * per).min(x.len())..(r.end * per).min(x.len())]),
+        |r| simd.run(Sum(&x[(r.start * per).min(x.len())..(r.end * per).min(x.len())])),
         |a, b| a + b,
     )
     .unwrap_or(0.0)

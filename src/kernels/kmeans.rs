@@ -1,0 +1,263 @@
+//! The passes of the k-means initialization, on the E-step's tiles: the
+//! squared distances from rows to centres (the log-densities of
+//! [`Gaussians::centres`], `−‖x − c‖²`), the nearest-centre assignment and
+//! its statistics (Lloyd's rounds), the k-means++ seeding's distances and
+//! scores, and the column moments of Lloyd's tolerance. One distance
+//! kernel for every `d`, by the E-step's one dimension dispatch.
+
+use crate::kernels::gauss::dims::with_dim;
+use crate::kernels::gauss::tile::{Tile, TileLanes, Tiles};
+use crate::kernels::gauss::{Gaussians, Moments, PassStats, Weights, reduce_blocks};
+use crate::sched::Executor;
+use crate::simd::{Kernel, Lanes, Matches, Simd};
+
+/// The k-means pass: each row of `x` goes to its nearest centre of
+/// `centres` (made by [`Gaussians::centres`]; squared Euclidean distance,
+/// the first of equal ones), and the statistics are those of that one-hot
+/// assignment, shifted by the centres, with `loglik` the negative inertia
+/// `−Σ minₖ ‖x − cₖ‖²`. The same blocks, tiles and sums as the E-step's
+/// pass, so it is bit-identical for any executor too.
+pub(crate) fn nearest_pass<E: Executor + ?Sized>(
+    exec: &E,
+    simd: Simd,
+    centres: &Gaussians,
+    moments: Moments,
+    x: &[f64],
+) -> PassStats {
+    reduce_blocks(exec, simd, centres, moments, x, Weights::Nearest)
+}
+
+/// Turns the tile's `lt = −‖x − cₖ‖²` into the one-hot assignment to the
+/// largest (the nearest centre, the first of equals), with `inv` 1 (0 on
+/// padding lanes) so that the statistics sum it, and returns the sum over
+/// groups of the largest values (0 on padding lanes).
+#[inline(always)]
+pub(crate) fn tile_nearest<V: Lanes>(k: usize, tile: &mut Tile<V>) -> V {
+    // As in the softmax: k a constant where that unrolls the loops.
+    match k {
+        1 => nearest_groups::<V, 1>(k, tile),
+        2 => nearest_groups::<V, 2>(k, tile),
+        3 => nearest_groups::<V, 3>(k, tile),
+        4 => nearest_groups::<V, 4>(k, tile),
+        5 => nearest_groups::<V, 5>(k, tile),
+        6 => nearest_groups::<V, 6>(k, tile),
+        7 => nearest_groups::<V, 7>(k, tile),
+        8 => nearest_groups::<V, 8>(k, tile),
+        _ => nearest_groups::<V, 0>(k, tile),
+    }
+    if let Some((last, valid)) = tile.padding() {
+        tile.top[last] = tile.top[last].keep(valid);
+        tile.inv[last] = tile.inv[last].keep(valid);
+    }
+    let mut total = V::zero();
+    for &b in &tile.top[..tile.groups()] {
+        total += b;
+    }
+    total
+}
+
+/// [`tile_nearest`]'s assignment, group by group, into `lt`, `top` and
+/// `inv` (all 1); for `K` components, or any `k` when `K` is 0.
+#[inline(always)]
+fn nearest_groups<V: Lanes, const K: usize>(k: usize, tile: &mut Tile<V>) {
+    let k = if K > 0 { K } else { k };
+    let groups = tile.groups().min(V::G);
+    let Tile { lt, top, inv, .. } = tile;
+    // The 1s are stored group by group: `inv.fill` compiled to scatters.
+    for ((grp, top), inv) in top[..groups].iter_mut().enumerate().zip(&mut inv[..groups]) {
+        *inv = V::splat(1.0);
+        let mut best = lt[grp];
+        for c in 1..k {
+            best = best.max(lt[c * V::G + grp]);
+        }
+        let mut taken = Matches::<V>::none();
+        for c in 0..k {
+            lt[c * V::G + grp] = taken.first(lt[c * V::G + grp], best);
+        }
+        *top = best;
+    }
+}
+
+/// How a k-means++ block pass updates each row's distance to its closest
+/// chosen centre, `closest`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Closest {
+    /// Leaves it (every centre given is only scored).
+    Keep,
+    /// Sets it to the distance to the first centre given.
+    Set,
+    /// Lowers it to the distance to the first centre given, where that is less.
+    Lower,
+}
+
+/// One block of the k-means++ seeding: each row's `closest` distance
+/// updated as `update` says by the first of `centres` (unless `Keep`), then
+/// for every other centre `c` (every centre, for `Keep`) the block's
+/// `Σ min(closest, ‖x − c‖²)`. Returns `Σ closest` after the update and
+/// those scores. `x` starts at the block's first row; `closest` has one
+/// value per row of the block.
+pub(crate) struct SeedBlock<'a> {
+    pub x: &'a [f64],
+    pub closest: &'a mut [f64],
+    pub centres: &'a Gaussians,
+    pub update: Closest,
+}
+
+impl Kernel for SeedBlock<'_> {
+    type Output = (f64, Vec<f64>);
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> (f64, Vec<f64>) {
+        let SeedBlock { x, closest, centres, update } = self;
+        let (n, d, k) = (closest.len(), centres.dim(), centres.components());
+        let scored = if update == Closest::Keep { 0 } else { 1 };
+        let mut total = V::zero();
+        let mut sums = vec![V::zero(); k - scored];
+        let all = V::zero().cmp_eq(V::zero());
+        with_dim!(d, |dim| {
+            let mut walk = Tiles::<V, _>::new(dim, k, x, 0..n);
+            while let Some(r) = walk.next() {
+                let tile = walk.tile();
+                // lt = −‖x − c‖², a group of LANES rows at a time.
+                tile.densities(dim, centres);
+                let padding = tile.padding();
+                for grp in 0..tile.groups() {
+                    let dist = |c: usize| -tile.lt[c * V::G + grp];
+                    let valid = match padding {
+                        Some((last, mask)) if last == grp => mask,
+                        _ => all,
+                    };
+                    let at = r.start + grp * V::LANES;
+                    let here = &mut closest[at..n.min(at + V::LANES)];
+                    let mut cl = [0.0; 8];
+                    cl[..here.len()].copy_from_slice(here);
+                    let v = match update {
+                        Closest::Keep => V::load(&cl),
+                        Closest::Set => dist(0),
+                        Closest::Lower => V::load(&cl).min(dist(0)),
+                    };
+                    if update != Closest::Keep {
+                        let out = v.to_array();
+                        here.copy_from_slice(&out[..here.len()]);
+                    }
+                    total += v.keep(valid);
+                    for (c, sum) in sums.iter_mut().enumerate() {
+                        *sum += v.min(dist(scored + c)).keep(valid);
+                    }
+                }
+            }
+        });
+        let mut scores = Vec::with_capacity(sums.len());
+        for s in sums {
+            scores.push(s.hsum());
+        }
+        (total.hsum(), scores)
+    }
+}
+
+/// `Σ (x − x₀)` and `Σ (x − x₀)²` of each column over the rows of `x`
+/// (row-major, `d` columns): the first `d` values, then the next `d`. Each
+/// lane sums its rows on the tiles, then the lanes are summed in pairwise
+/// order.
+pub(crate) struct ColumnSums<'a> {
+    pub x: &'a [f64],
+    pub d: usize,
+    /// `x₀`: the values each column is shifted by.
+    pub shift: &'a [f64],
+}
+
+impl Kernel for ColumnSums<'_> {
+    type Output = Vec<f64>;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> Vec<f64> {
+        let ColumnSums { x, d, shift } = self;
+        let (mut s, mut q) = (vec![V::zero(); d], vec![V::zero(); d]);
+        with_dim!(d, |dim| {
+            let mut walk = Tiles::<V, _>::new(dim, 0, x, 0..x.len() / d);
+            while walk.next().is_some() {
+                let tile = walk.tile();
+                let (groups, padding) = (tile.groups(), tile.padding());
+                for j in 0..d {
+                    let m = V::splat(shift[j]);
+                    for grp in 0..groups {
+                        let mut v = tile.xt[j * V::G + grp] - m;
+                        if let Some((last, valid)) = padding
+                            && last == grp
+                        {
+                            v = v.keep(valid);
+                        }
+                        s[j] += v;
+                        q[j] = v.mul_add(v, q[j]);
+                    }
+                }
+            }
+        });
+        let mut out = Vec::with_capacity(2 * d);
+        for v in s.iter().chain(&q) {
+            out.push(v.hsum());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::gauss::TILE;
+
+    /// The k-means pass against plain loops: the counts exactly, the shifted
+    /// sums and the inertia to rounding; a duplicated centre loses every row
+    /// to the first copy.
+    #[test]
+    fn nearest_pass_matches_plain_loops() {
+        let n = if cfg!(miri) { 45 } else { 2 * TILE + 45 };
+        for simd in Simd::each() {
+            let dims: &[usize] = if cfg!(miri) { &[2, 5] } else { &[1, 2, 3, 4, 5, 8] };
+            for &d in dims {
+                let x: Vec<f64> = (0..n * d).map(|i| ((i * 7919) % 1009) as f64 / 97.0 - 5.0).collect();
+                for k in [1, 3, 9] {
+                    let mut centres: Vec<f64> = (0..k * d).map(|i| 3.0 * (i as f64 * 0.7).sin()).collect();
+                    if k > 2 {
+                        centres.copy_within(d..2 * d, 2 * d);
+                    }
+                    let g = Gaussians::centres(d, centres.clone());
+                    for moments in [Moments::Full, Moments::Diagonal, Moments::Means] {
+                        let got = nearest_pass(&crate::Sequential, simd, &g, moments, &x);
+                        let per = moments.per_component(d);
+                        let mut want = PassStats::zeros(k, d, moments);
+                        for row in x.chunks_exact(d) {
+                            let dist =
+                                |c: usize| -> f64 { (0..d).map(|j| (row[j] - centres[c * d + j]).powi(2)).sum() };
+                            let c = (1..k).fold(0, |b, c| if dist(c) < dist(b) { c } else { b });
+                            want.n[c] += 1.0;
+                            want.loglik -= dist(c);
+                            for i in 0..d {
+                                let xi = row[i] - centres[c * d + i];
+                                want.s[c * d + i] += xi;
+                                for j in 0..=i {
+                                    let xj = row[j] - centres[c * d + j];
+                                    if moments.has(i, j) {
+                                        want.q[c * per + moments.index(i, j)] += xi * xj;
+                                    }
+                                }
+                            }
+                        }
+                        let what = format!("{:?} d={d} k={k} {moments:?}", simd.isa());
+                        assert_eq!(got.n, want.n, "{what}: counts");
+                        assert_eq!(got.n.iter().sum::<f64>(), n as f64, "{what}: every row once");
+                        if k > 2 {
+                            assert_eq!(got.n[2], 0.0, "{what}: the second copy of a centre gets no row");
+                        }
+                        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + b.abs());
+                        for (a, b) in got.s.iter().chain(&got.q).zip(want.s.iter().chain(&want.q)) {
+                            assert!(close(*a, *b), "{what}: {a} vs {b}");
+                        }
+                        assert_eq!(got.q.len(), want.q.len(), "{what}");
+                        assert!(close(got.loglik, want.loglik), "{what}: inertia {} vs {}", got.loglik, want.loglik);
+                    }
+                }
+            }
+        }
+    }
+}
