@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Fixture, THREADS, schedules, size};
+use common::{Fixture, THREADS, on_every_path, schedules, size};
 use nogil::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism};
 use nogil::kernels::gauss::{Factor, Gaussians, LN_2PI, log_densities, log_probability_raw};
 use nogil::sched::MAX_THREADS;
@@ -241,18 +241,20 @@ fn identity(d: usize) -> Vec<f64> {
     ignore = "no unsafe code of its own, and minutes under Miri; the kernels' unsafe paths run under Miri in the log-density and determinism tests"
 )]
 fn agrees_with_the_reference_em_for_every_type_dimension_and_k() {
-    let dims: &[usize] = if cfg!(miri) { &[2] } else { &[1, 2, 3, 5, 8, 17] };
-    let ks: &[usize] = if cfg!(miri) { &[2] } else { &[1, 2, 4, 7] };
-    let mut rng = StdRng::seed_from_u64(42);
-    for &d in dims {
-        for &k in ks {
-            let (x, centers) = blobs(k, d, size(60, 5), &mut rng);
-            for t in TYPES {
-                let init = initial_for(t, k, d, &centers, &mut rng);
-                assert_agrees_with_reference_em(t, &x, d, init, size(8, 2));
+    on_every_path(|| {
+        let dims: &[usize] = if cfg!(miri) { &[2] } else { &[1, 2, 3, 5, 8, 17] };
+        let ks: &[usize] = if cfg!(miri) { &[2] } else { &[1, 2, 4, 7] };
+        let mut rng = StdRng::seed_from_u64(42);
+        for &d in dims {
+            for &k in ks {
+                let (x, centers) = blobs(k, d, size(60, 5), &mut rng);
+                for t in TYPES {
+                    let init = initial_for(t, k, d, &centers, &mut rng);
+                    assert_agrees_with_reference_em(t, &x, d, init, size(8, 2));
+                }
             }
         }
-    }
+    });
 }
 
 /// Full moments are summed across lanes tile by tile where they would take
@@ -318,73 +320,80 @@ fn random_spd(d: usize, rng: &mut StdRng) -> Vec<f64> {
 
 #[test]
 fn fast_log_densities_agree_with_the_mirror_on_random_spd_matrices() {
-    let mut rng = StdRng::seed_from_u64(7);
-    let dims: &[usize] = if cfg!(miri) { &[1, 3] } else { &[1, 2, 3, 4, 5, 8, 16] };
-    for &d in dims {
-        let k = 3;
-        let n = size(257, 11);
-        let cov: Vec<Vec<f64>> = (0..k).map(|_| random_spd(d, &mut rng)).collect();
-        let means: Vec<f64> = (0..k * d).map(|_| randn(&mut rng)).collect();
-        let x: Vec<f64> = (0..n * d).map(|_| 2.0 * randn(&mut rng)).collect();
-        let mut factors = vec![];
-        for c in &cov {
-            let l = nogil::kernels::gauss::cholesky(c, d).unwrap();
-            factors.extend(nogil::kernels::gauss::invert_lower(&l, d));
-        }
-        let g = Gaussians::new(d, Factor::Triangular, means.clone(), factors, &vec![0.0; k]).unwrap();
-        let fast = log_densities(&Sequential, &g, &x).unwrap();
-        for (c, m) in cov.iter().enumerate() {
-            let (inv, log_det) = inverse_and_log_det(m, d);
-            // The seed indexes inv_cov[i + j*d]: column-major; for a
-            // symmetric inverse the same, but pass it transposed to be exact.
-            let mut inv_cm = vec![0.0; d * d];
-            for i in 0..d {
-                for j in 0..d {
-                    inv_cm[i + j * d] = inv[i * d + j];
+    on_every_path(|| {
+        let mut rng = StdRng::seed_from_u64(7);
+        let dims: &[usize] = if cfg!(miri) { &[1, 3] } else { &[1, 2, 3, 4, 5, 8, 16] };
+        for &d in dims {
+            let k = 3;
+            let n = size(257, 11);
+            let cov: Vec<Vec<f64>> = (0..k).map(|_| random_spd(d, &mut rng)).collect();
+            let means: Vec<f64> = (0..k * d).map(|_| randn(&mut rng)).collect();
+            let x: Vec<f64> = (0..n * d).map(|_| 2.0 * randn(&mut rng)).collect();
+            let mut factors = vec![];
+            for c in &cov {
+                let l = nogil::kernels::gauss::cholesky(c, d).unwrap();
+                factors.extend(nogil::kernels::gauss::invert_lower(&l, d));
+            }
+            let g = Gaussians::new(d, Factor::Triangular, means.clone(), factors, &vec![0.0; k]).unwrap();
+            let fast = log_densities(&Sequential, &g, &x).unwrap();
+            for (c, m) in cov.iter().enumerate() {
+                let (inv, log_det) = inverse_and_log_det(m, d);
+                // The seed indexes inv_cov[i + j*d]: column-major; for a
+                // symmetric inverse the same, but pass it transposed to be exact.
+                let mut inv_cm = vec![0.0; d * d];
+                for i in 0..d {
+                    for j in 0..d {
+                        inv_cm[i + j * d] = inv[i * d + j];
+                    }
+                }
+                for i in 0..n {
+                    // SAFETY: row i has d values; means, inverse sized d and d*d.
+                    let mirror = unsafe {
+                        log_probability_raw(x[i * d..].as_ptr(), means[c * d..].as_ptr(), inv_cm.as_ptr(), log_det, d)
+                    };
+                    let got = fast[i * k + c];
+                    assert!(
+                        (got - mirror).abs() <= 1e-11 * mirror.abs().max(1.0),
+                        "d={d} row {i} component {c}: fast {got}, mirror {mirror}"
+                    );
                 }
             }
-            for i in 0..n {
-                // SAFETY: row i has d values; means, inverse sized d and d*d.
-                let mirror = unsafe {
-                    log_probability_raw(x[i * d..].as_ptr(), means[c * d..].as_ptr(), inv_cm.as_ptr(), log_det, d)
-                };
-                let got = fast[i * k + c];
-                assert!(
-                    (got - mirror).abs() <= 1e-11 * mirror.abs().max(1.0),
-                    "d={d} row {i} component {c}: fast {got}, mirror {mirror}"
-                );
-            }
         }
-    }
+    });
 }
 
 #[test]
 fn the_seeds_expectation_agrees_with_the_fused_responsibilities() {
-    let mut rng = StdRng::seed_from_u64(8);
-    let (d, k, n) = (3, 2, size(200, 9));
-    let cov: Vec<f64> = (0..k).flat_map(|_| random_spd(d, &mut rng)).collect();
-    let means: Vec<f64> = (0..k * d).map(|_| randn(&mut rng)).collect();
-    let x: Vec<f64> = (0..n * d).map(|_| 2.0 * randn(&mut rng)).collect();
-    let mut r = vec![0.0; k * n];
-    nogil::kernels::gauss::expectation(&x, d, &means, &cov, &mut r).unwrap();
-    // The seed has no mixture weights: equal weights give the same responsibilities.
-    let model =
-        GaussianMixtureModel::from_parameters(CovarianceType::Full, d, vec![0.5, 0.5], means.clone(), cov.clone())
-            .unwrap();
-    let proba = model.predict_proba_with(&Sequential, &x).unwrap();
-    for i in 0..n {
-        for c in 0..k {
-            let (seed, fused) = (r[c * n + i], proba[i * k + c]);
-            assert!((seed - fused).abs() < 1e-12, "row {i} component {c}: {seed} vs {fused}");
+    on_every_path(|| {
+        let mut rng = StdRng::seed_from_u64(8);
+        let (d, k, n) = (3, 2, size(200, 9));
+        let cov: Vec<f64> = (0..k).flat_map(|_| random_spd(d, &mut rng)).collect();
+        let means: Vec<f64> = (0..k * d).map(|_| randn(&mut rng)).collect();
+        let x: Vec<f64> = (0..n * d).map(|_| 2.0 * randn(&mut rng)).collect();
+        let mut r = vec![0.0; k * n];
+        nogil::kernels::gauss::expectation(&x, d, &means, &cov, &mut r).unwrap();
+        // The seed has no mixture weights: equal weights give the same responsibilities.
+        let model =
+            GaussianMixtureModel::from_parameters(CovarianceType::Full, d, vec![0.5, 0.5], means.clone(), cov.clone())
+                .unwrap();
+        let proba = model.predict_proba_with(&Sequential, &x).unwrap();
+        for i in 0..n {
+            for c in 0..k {
+                let (seed, fused) = (r[c * n + i], proba[i * k + c]);
+                assert!((seed - fused).abs() < 1e-12, "row {i} component {c}: {seed} vs {fused}");
+            }
         }
-    }
-    let mut not_pd = cov.clone();
-    not_pd[d * d] = -1.0;
-    assert!(matches!(
-        nogil::kernels::gauss::expectation(&x, d, &means, &not_pd, &mut r),
-        Err(Error::NotPositiveDefinite { component: 1, .. })
-    ));
-    assert!(matches!(nogil::kernels::gauss::expectation(&x, d, &means, &cov, &mut r[1..]), Err(Error::Shape { .. })));
+        let mut not_pd = cov.clone();
+        not_pd[d * d] = -1.0;
+        assert!(matches!(
+            nogil::kernels::gauss::expectation(&x, d, &means, &not_pd, &mut r),
+            Err(Error::NotPositiveDefinite { component: 1, .. })
+        ));
+        assert!(matches!(
+            nogil::kernels::gauss::expectation(&x, d, &means, &cov, &mut r[1..]),
+            Err(Error::Shape { .. })
+        ));
+    });
 }
 
 #[test]
@@ -490,24 +499,26 @@ fn recovers_the_seeds_second_data_set() {
 
 #[test]
 fn parameters_are_bit_identical_across_executors_schedules_threads_and_parallelism() {
-    let mut rng = StdRng::seed_from_u64(11);
-    let (x, _) = blobs(3, 3, size(3_000, 12), &mut rng);
-    let types: &[CovarianceType] =
-        if cfg!(miri) { &[CovarianceType::Full] } else { &[CovarianceType::Full, CovarianceType::Diag] };
-    for &t in types {
-        let gm = GaussianMixture::new(3).covariance_type(t).max_iter(size(20, 2)).seed(5);
-        let reference = gm.fit_with(&Sequential, &x, 3).unwrap();
-        let threads: &[usize] = if cfg!(miri) { &[3] } else { &[1, 2, 3, 7] };
-        for &th in threads.iter().filter(|t| THREADS.contains(t) || !cfg!(miri)) {
-            let fx = Fixture::new(th);
-            for exec in fx.executors(&schedules(common::chunk_params(&[1, 7]))) {
-                for p in [Parallelism::Data, Parallelism::Model] {
-                    let got = gm.clone().parallelism(p).fit_with(&exec, &x, 3).unwrap();
-                    assert!(got == reference, "{t} {} {p:?}: parameters differ", exec.label());
+    on_every_path(|| {
+        let mut rng = StdRng::seed_from_u64(11);
+        let (x, _) = blobs(3, 3, size(3_000, 12), &mut rng);
+        let types: &[CovarianceType] =
+            if cfg!(miri) { &[CovarianceType::Full] } else { &[CovarianceType::Full, CovarianceType::Diag] };
+        for &t in types {
+            let gm = GaussianMixture::new(3).covariance_type(t).max_iter(size(20, 2)).seed(5);
+            let reference = gm.fit_with(&Sequential, &x, 3).unwrap();
+            let threads: &[usize] = if cfg!(miri) { &[3] } else { &[1, 2, 3, 7] };
+            for &th in threads.iter().filter(|t| THREADS.contains(t) || !cfg!(miri)) {
+                let fx = Fixture::new(th);
+                for exec in fx.executors(&schedules(common::chunk_params(&[1, 7]))) {
+                    for p in [Parallelism::Data, Parallelism::Model] {
+                        let got = gm.clone().parallelism(p).fit_with(&exec, &x, 3).unwrap();
+                        assert!(got == reference, "{t} {} {p:?}: parameters differ", exec.label());
+                    }
                 }
             }
         }
-    }
+    });
 }
 
 #[test]

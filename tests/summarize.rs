@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Fixture, chunk_params, schedules, size};
+use common::{Fixture, chunk_params, on_every_path, schedules, size};
 use nogil::kernels::summarize::{
     Summary, read_reference, sum_simd, summarize, summarize_compensated, summarize_raw, summarize_simd,
     summarize_strided,
@@ -36,30 +36,32 @@ fn mirror(x: &[f64]) -> Summary {
 
 #[test]
 fn integer_data_sum_exactly_in_every_form_length_and_alignment() {
-    let fx = Fixture::new(3);
-    let execs = fx.executors(&schedules(chunk_params(&[1, 3])));
-    let mut rng = StdRng::seed_from_u64(1);
-    let base: Vec<f64> = (0..size(1_000_003, 200)).map(|_| rng.random_range(-1000i64..1000) as f64).collect();
-    for n in lengths() {
-        for &offset in if cfg!(miri) { &[1][..] } else { &[0, 1, 3][..] } {
-            let x = &base[offset..offset + n];
-            let exact = x.iter().map(|&v| v as i64).sum::<i64>() as f64;
-            let expect = Summary { len: n, sum: exact };
-            assert_eq!(mirror(x), expect, "mirror n={n}");
-            assert_eq!(summarize_simd(x), expect, "simd n={n} offset={offset}");
-            for exec in &execs {
-                let e = exec.as_ref();
-                assert_eq!(summarize(e, x), expect, "{} n={n} offset={offset}", e.label());
-                assert_eq!(summarize_compensated(e, x), expect, "compensated {} n={n}", e.label());
-                for &parts in if cfg!(miri) { &[3][..] } else { &[1, 2, 3, 4, 7][..] } {
-                    assert_eq!(summarize_strided(e, x, parts), Ok(expect), "strided {parts} {} n={n}", e.label());
+    on_every_path(|| {
+        let fx = Fixture::new(3);
+        let execs = fx.executors(&schedules(chunk_params(&[1, 3])));
+        let mut rng = StdRng::seed_from_u64(1);
+        let base: Vec<f64> = (0..size(1_000_003, 200)).map(|_| rng.random_range(-1000i64..1000) as f64).collect();
+        for n in lengths() {
+            for &offset in if cfg!(miri) { &[1][..] } else { &[0, 1, 3][..] } {
+                let x = &base[offset..offset + n];
+                let exact = x.iter().map(|&v| v as i64).sum::<i64>() as f64;
+                let expect = Summary { len: n, sum: exact };
+                assert_eq!(mirror(x), expect, "mirror n={n}");
+                assert_eq!(summarize_simd(x), expect, "simd n={n} offset={offset}");
+                for exec in &execs {
+                    let e = exec.as_ref();
+                    assert_eq!(summarize(e, x), expect, "{} n={n} offset={offset}", e.label());
+                    assert_eq!(summarize_compensated(e, x), expect, "compensated {} n={n}", e.label());
+                    for &parts in if cfg!(miri) { &[3][..] } else { &[1, 2, 3, 4, 7][..] } {
+                        assert_eq!(summarize_strided(e, x, parts), Ok(expect), "strided {parts} {} n={n}", e.label());
+                    }
+                }
+                if n <= 4097 || offset == 0 {
+                    assert_eq!(read_reference(&fx.pool, x), exact, "read reference n={n}");
                 }
             }
-            if n <= 4097 || offset == 0 {
-                assert_eq!(read_reference(&fx.pool, x), exact, "read reference n={n}");
-            }
         }
-    }
+    });
 }
 
 /// Values m·2⁻⁴⁰ with |m| < 2⁵⁰: their exact sum fits an i128, so the
@@ -75,23 +77,25 @@ fn fixed_point_data(n: usize, seed: u64) -> (Vec<f64>, f64) {
 
 #[test]
 fn float_sums_stay_within_their_documented_bounds() {
-    let eps = f64::EPSILON / 2.0;
-    let fx = Fixture::new(2);
-    for n in lengths() {
-        let (x, exact) = fixed_point_data(n, n as u64);
-        let abs_sum: f64 = x.iter().map(|v| v.abs()).sum();
-        let k = n.saturating_sub(1) as f64;
-        let gamma = k * eps / (1.0 - k * eps);
-        let plain_bound = gamma * abs_sum;
-        let s_mirror = mirror(&x).sum;
-        assert!((s_mirror - exact).abs() <= plain_bound, "mirror n={n}");
-        assert!((sum_simd(&x) - exact).abs() <= plain_bound, "simd n={n}");
-        let s_par = summarize(&fx.pool, &x).sum;
-        assert!((s_par - exact).abs() <= plain_bound, "summarize n={n}");
-        let s_comp = summarize_compensated(&fx.pool, &x).sum;
-        let comp_bound = 2.0 * eps * exact.abs() + 4.0 * n as f64 * eps * eps * abs_sum;
-        assert!((s_comp - exact).abs() <= comp_bound, "compensated n={n}: {s_comp} vs {exact}");
-    }
+    on_every_path(|| {
+        let eps = f64::EPSILON / 2.0;
+        let fx = Fixture::new(2);
+        for n in lengths() {
+            let (x, exact) = fixed_point_data(n, n as u64);
+            let abs_sum: f64 = x.iter().map(|v| v.abs()).sum();
+            let k = n.saturating_sub(1) as f64;
+            let gamma = k * eps / (1.0 - k * eps);
+            let plain_bound = gamma * abs_sum;
+            let s_mirror = mirror(&x).sum;
+            assert!((s_mirror - exact).abs() <= plain_bound, "mirror n={n}");
+            assert!((sum_simd(&x) - exact).abs() <= plain_bound, "simd n={n}");
+            let s_par = summarize(&fx.pool, &x).sum;
+            assert!((s_par - exact).abs() <= plain_bound, "summarize n={n}");
+            let s_comp = summarize_compensated(&fx.pool, &x).sum;
+            let comp_bound = 2.0 * eps * exact.abs() + 4.0 * n as f64 * eps * eps * abs_sum;
+            assert!((s_comp - exact).abs() <= comp_bound, "compensated n={n}: {s_comp} vs {exact}");
+        }
+    });
 }
 
 #[test]
@@ -111,21 +115,23 @@ fn compensation_survives_cancellation_that_defeats_the_plain_sum() {
 
 #[test]
 fn results_are_bit_identical_across_executors() {
-    let (x, _) = fixed_point_data(size(300_001, 300), 9);
-    let reference = (summarize(&Sequential, &x), summarize_compensated(&Sequential, &x));
-    for &threads in if cfg!(miri) { &[3][..] } else { &[2, 3][..] } {
-        let fx = Fixture::new(threads);
-        for exec in fx.executors(&schedules(chunk_params(&[1, 7]))) {
-            let e = exec.as_ref();
-            assert_eq!(summarize(e, &x).sum.to_bits(), reference.0.sum.to_bits(), "{}", e.label());
-            assert_eq!(summarize_compensated(e, &x).sum.to_bits(), reference.1.sum.to_bits(), "{}", e.label());
-            for parts in [2, 5] {
-                let a = summarize_strided(e, &x, parts).unwrap();
-                let b = summarize_strided(&Sequential, &x, parts).unwrap();
-                assert_eq!(a.sum.to_bits(), b.sum.to_bits(), "strided {parts} {}", e.label());
+    on_every_path(|| {
+        let (x, _) = fixed_point_data(size(300_001, 300), 9);
+        let reference = (summarize(&Sequential, &x), summarize_compensated(&Sequential, &x));
+        for &threads in if cfg!(miri) { &[3][..] } else { &[2, 3][..] } {
+            let fx = Fixture::new(threads);
+            for exec in fx.executors(&schedules(chunk_params(&[1, 7]))) {
+                let e = exec.as_ref();
+                assert_eq!(summarize(e, &x).sum.to_bits(), reference.0.sum.to_bits(), "{}", e.label());
+                assert_eq!(summarize_compensated(e, &x).sum.to_bits(), reference.1.sum.to_bits(), "{}", e.label());
+                for parts in [2, 5] {
+                    let a = summarize_strided(e, &x, parts).unwrap();
+                    let b = summarize_strided(&Sequential, &x, parts).unwrap();
+                    assert_eq!(a.sum.to_bits(), b.sum.to_bits(), "strided {parts} {}", e.label());
+                }
             }
         }
-    }
+    });
 }
 
 #[test]

@@ -9,14 +9,17 @@
 
 mod common;
 
-use common::f64s;
+use common::{f64s, on_some_path};
 use libfuzzer_sys::fuzz_target;
 use nogil::Sequential;
 use nogil::gmm::{CovarianceType, GaussianMixture, Init, InitialParams};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|data: &[u8]| on_some_path(data, || check(data)));
+
+/// The target's checks of one input.
+fn check(data: &[u8]) {
     if data.len() < 8 {
         return;
     }
@@ -107,4 +110,4 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => assert!(!e.to_string().is_empty()),
     }
-});
+}

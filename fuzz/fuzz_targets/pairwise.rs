@@ -6,12 +6,15 @@
 
 mod common;
 
-use common::{f64s, pool};
+use common::{f64s, on_some_path, pool};
 use libfuzzer_sys::fuzz_target;
 use nogil::Sequential;
 use nogil::kernels::pairwise::{pairwise_sum, pairwise_sum_raw};
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|data: &[u8]| on_some_path(data, || check(data)));
+
+/// The target's checks of one input.
+fn check(data: &[u8]) {
     let Some((&skip, rest)) = data.split_first() else { return };
     let values: Vec<f64> = f64s(rest, 97);
     let x = &values[(skip as usize % 2).min(values.len())..];
@@ -45,4 +48,4 @@ fuzz_target!(|data: &[u8]| {
     let nn = (x.len() * x.len()) as f64;
     let bound = 2.0 * nn * f64::EPSILON * scale / (1.0 - nn * f64::EPSILON);
     assert!((seq - mirror).abs() <= bound, "simd {seq} vs mirror {mirror} (bound {bound})");
-});
+}

@@ -22,8 +22,10 @@
 //! (or an unknown name) prints one line on standard error and the best path
 //! is used instead, never an illegal instruction. [`force`] changes the
 //! path from code and refuses, with [`Error::UnsupportedSimd`], one the CPU
-//! lacks. Every public call reads the path once, when it starts, and runs
-//! on it to the end, so a call is never split across two paths.
+//! lacks; [`with_isa`] runs a closure on a path for the calls of the
+//! current thread only. Every public call reads the path once, on the
+//! caller's thread when it starts, and runs on it to the end (its worker
+//! threads included), so a call is never split across two paths.
 //!
 //! **What is bit-identical across paths.** On one path, every result is
 //! bit-identical for any executor, schedule and thread count. Across paths:
@@ -96,6 +98,7 @@ mod portable;
 use core::fmt;
 use core::ops::{Add, AddAssign, BitAnd, BitOr, Div, Mul, MulAssign, Neg, Not, Sub, SubAssign};
 use core::str::FromStr;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::Error;
@@ -403,8 +406,46 @@ impl FromStr for Isa {
 /// The path in use: 0 until the first call chooses one, else [`Isa::code`].
 static ACTIVE: AtomicU8 = AtomicU8::new(0);
 
-/// The path nogil's kernels run on now: on first use, `NOGIL_SIMD` or the
-/// best the CPU has (see the [module docs](self)); then what [`force`] set.
+thread_local! {
+    /// This thread's path while [`with_isa`] runs, else 0.
+    static SCOPED: Cell<u8> = const { Cell::new(0) };
+}
+
+/// Runs `f` with every nogil call that `f` makes on this thread running on
+/// `isa` (the threads those calls use included), whatever [`active`] says;
+/// calls from other threads are unaffected. [`Error::UnsupportedSimd`],
+/// without running `f`, when this CPU cannot run `isa`.
+///
+/// For comparing paths in one process, as the tests and benches do, without
+/// the process-wide change of [`force`].
+///
+/// ```
+/// use nogil::simd::{Isa, with_isa};
+/// let x: Vec<f64> = (0..1000).map(|i| i as f64).collect();
+/// let sums: Vec<f64> = Isa::available()
+///     .into_iter()
+///     .map(|isa| with_isa(isa, || nogil::kernels::summarize::sum_simd(&x)))
+///     .collect::<Result<_, _>>()?;
+/// // Small integers sum exactly, in any order and on any path.
+/// assert!(sums.iter().all(|&s| s == 499_500.0));
+/// # Ok::<(), nogil::Error>(())
+/// ```
+pub fn with_isa<T>(isa: Isa, f: impl FnOnce() -> T) -> Result<T, Error> {
+    /// Puts the previous scoped path back, also when `f` panics.
+    struct Restore(u8);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SCOPED.set(self.0);
+        }
+    }
+    let chosen = Simd::new(isa)?;
+    let _restore = Restore(SCOPED.replace(chosen.isa().code()));
+    Ok(f())
+}
+
+/// The path nogil's kernels run on now, for calls from this thread: inside
+/// [`with_isa`], its path; otherwise, on first use, `NOGIL_SIMD` or the
+/// best the CPU has (see the [module docs](self)), then what [`force`] set.
 pub fn active() -> Isa {
     Simd::active().isa()
 }
@@ -461,9 +502,13 @@ fn first_choice() -> Isa {
 pub(crate) struct Simd(Isa);
 
 impl Simd {
-    /// The path in use (see [`active`]): read once at the start of each public call.
+    /// The path in use (see [`active`]): read once at the start of each
+    /// public call, on the caller's thread.
     #[inline]
     pub(crate) fn active() -> Simd {
+        if let Some(isa) = Isa::from_code(SCOPED.get()) {
+            return Simd(isa);
+        }
         match Isa::from_code(ACTIVE.load(Ordering::Relaxed)) {
             Some(isa) => Simd(isa),
             None => {

@@ -78,3 +78,14 @@ impl Fixture {
         v
     }
 }
+
+/// Runs `f` once on every SIMD path this CPU runs, with every nogil call of
+/// this thread (and the threads it uses) on that path: the kernel/mirror
+/// agreement and determinism tests run so, a targeted subset, not the whole
+/// suite once per path. The path is printed first, so a failure names it.
+pub fn on_every_path(f: impl Fn()) {
+    for isa in nogil::simd::Isa::available() {
+        eprintln!("on the {isa} SIMD path");
+        nogil::simd::with_isa(isa, &f).expect("an available path");
+    }
+}

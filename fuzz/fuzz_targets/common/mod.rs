@@ -19,3 +19,11 @@ pub fn pool() -> &'static Pool {
 pub fn f64s(bytes: &[u8], most: usize) -> Vec<f64> {
     bytes.chunks_exact(8).take(most).map(bytemuck::pod_read_unaligned::<f64>).collect()
 }
+
+/// Runs `f` on one of the SIMD paths this CPU runs, chosen by the input's
+/// bytes (so each input always takes the same path and every path is fuzzed).
+pub fn on_some_path<T>(data: &[u8], f: impl FnOnce() -> T) -> T {
+    let paths = nogil::simd::Isa::available();
+    let pick = data.iter().fold(data.len(), |h, &b| h.wrapping_mul(31).wrapping_add(b as usize));
+    nogil::simd::with_isa(paths[pick % paths.len()], f).expect("an available path")
+}

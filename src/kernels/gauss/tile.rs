@@ -63,7 +63,13 @@ pub(crate) struct Tile<V: Lanes> {
 
 impl<V: Lanes> Tile<V> {
     pub(super) fn new(k: usize, d: usize) -> Self {
-        let zeros = |rows: usize| vec![V::zero(); rows * V::G];
+        // Zeroed bits, not `V::zero()`: this runs outside the kernels'
+        // compiled paths, where a lane constructor would not be inlined.
+        let zeros = |rows: usize| {
+            let mut v = Vec::new();
+            v.resize_with(rows * V::G, bytemuck::Zeroable::zeroed);
+            v
+        };
         Tile {
             xt: zeros(d),
             lt: zeros(k),
@@ -261,7 +267,7 @@ pub(super) fn transpose_blocks<V: Lanes>(d: usize, src: &[f64], xt: &mut [V]) {
 /// and [`Tile::rt`] are allocated only by the paths that use them.
 pub(super) fn grow<V: Lanes>(scratch: &mut Vec<V>, rows: usize) {
     if scratch.len() < rows * V::G {
-        scratch.resize(rows * V::G, V::zero());
+        scratch.resize_with(rows * V::G, bytemuck::Zeroable::zeroed);
     }
 }
 
