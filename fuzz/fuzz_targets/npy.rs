@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../src/bin/nogil/io.rs"]
+#[path = "../../cli/src/io.rs"]
 #[allow(dead_code)]
 mod io;
 

@@ -1,7 +1,7 @@
 //! The `nogil` program, run as a user runs it: the report, fit → predict →
 //! score, `.npy` of every kind (fixtures written by NumPy), and every bad
 //! input giving status 2 and one clear sentence.
-#![cfg(all(feature = "cli", not(miri)))]
+#![cfg(not(miri))]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -108,7 +108,7 @@ fn report_quick_writes_json_and_svgs() {
         assert!(r["median_s"].as_f64().unwrap() > 0.0, "{r}");
         assert!(r["check_ok"].as_bool().unwrap(), "a check failed: {r}");
     }
-    assert_eq!(json["build"]["lanes"].as_u64().unwrap() as usize, nogil::simd::LANES);
+    assert_eq!(json["build"]["lanes"].as_u64().unwrap() as usize, nogil::build_info().lanes);
     for svg in ["speedup_counters.svg", "speedup_gmm.svg", "clusters_a.svg", "clusters_b.svg", "loglik_b.svg"] {
         let text = std::fs::read_to_string(dir.join(svg)).unwrap();
         assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{svg} is an SVG document");
