@@ -8,6 +8,7 @@
 mod common;
 
 use common::{Fixture, THREADS, schedules, size};
+use nogil::data::{SEED_SET_A, SEED_SET_B, SeedSet, standard_normal};
 use nogil::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism};
 use nogil::kernels::gauss::{Factor, Gaussians, LN_2PI, log_densities, log_probability_raw};
 use nogil::sched::MAX_THREADS;
@@ -17,12 +18,6 @@ use rand::{RngExt, SeedableRng};
 
 const TYPES: [CovarianceType; 4] =
     [CovarianceType::Full, CovarianceType::Tied, CovarianceType::Diag, CovarianceType::Spherical];
-
-fn randn(rng: &mut StdRng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
 
 // ---------------------------------------------------------------------------
 // The reference: plain EM, as a textbook writes it.
@@ -196,7 +191,7 @@ fn blobs(k: usize, d: usize, per: usize, rng: &mut StdRng) -> (Vec<f64>, Vec<f64
     let mut x = Vec::with_capacity(k * per * d);
     for c in 0..k {
         for _ in 0..per {
-            let z: Vec<f64> = (0..d).map(|_| randn(rng)).collect();
+            let z: Vec<f64> = (0..d).map(|_| standard_normal(rng)).collect();
             for a in 0..d {
                 // A mild correlation with the previous feature.
                 let corr = if a > 0 { 0.3 * z[a - 1] } else { 0.0 };
@@ -216,7 +211,7 @@ fn assert_close(what: &str, got: &[f64], want: &[f64], rel: f64) {
 }
 
 fn initial_for(t: CovarianceType, k: usize, d: usize, centers: &[f64], rng: &mut StdRng) -> InitialParams {
-    let means: Vec<f64> = centers.iter().map(|c| c + 0.3 * randn(rng)).collect();
+    let means: Vec<f64> = centers.iter().map(|c| c + 0.3 * standard_normal(rng)).collect();
     let covariances = match t {
         CovarianceType::Full => (0..k).flat_map(|_| identity(d)).collect(),
         CovarianceType::Tied => identity(d),
@@ -305,7 +300,7 @@ fn assert_agrees_with_reference_em(t: CovarianceType, x: &[f64], d: usize, init:
 
 /// A random symmetric positive definite matrix `A·Aᵀ + d·I/2`.
 fn random_spd(d: usize, rng: &mut StdRng) -> Vec<f64> {
-    let a: Vec<f64> = (0..d * d).map(|_| randn(rng)).collect();
+    let a: Vec<f64> = (0..d * d).map(|_| standard_normal(rng)).collect();
     let mut m = vec![0.0; d * d];
     for i in 0..d {
         for j in 0..d {
@@ -324,8 +319,8 @@ fn fast_log_densities_agree_with_the_mirror_on_random_spd_matrices() {
         let k = 3;
         let n = size(257, 11);
         let cov: Vec<Vec<f64>> = (0..k).map(|_| random_spd(d, &mut rng)).collect();
-        let means: Vec<f64> = (0..k * d).map(|_| randn(&mut rng)).collect();
-        let x: Vec<f64> = (0..n * d).map(|_| 2.0 * randn(&mut rng)).collect();
+        let means: Vec<f64> = (0..k * d).map(|_| standard_normal(&mut rng)).collect();
+        let x: Vec<f64> = (0..n * d).map(|_| 2.0 * standard_normal(&mut rng)).collect();
         let mut factors = vec![];
         for c in &cov {
             let l = nogil::kernels::gauss::cholesky(c, d).unwrap();
@@ -363,8 +358,8 @@ fn the_seeds_expectation_agrees_with_the_fused_responsibilities() {
     let mut rng = StdRng::seed_from_u64(8);
     let (d, k, n) = (3, 2, size(200, 9));
     let cov: Vec<f64> = (0..k).flat_map(|_| random_spd(d, &mut rng)).collect();
-    let means: Vec<f64> = (0..k * d).map(|_| randn(&mut rng)).collect();
-    let x: Vec<f64> = (0..n * d).map(|_| 2.0 * randn(&mut rng)).collect();
+    let means: Vec<f64> = (0..k * d).map(|_| standard_normal(&mut rng)).collect();
+    let x: Vec<f64> = (0..n * d).map(|_| 2.0 * standard_normal(&mut rng)).collect();
     let mut r = vec![0.0; k * n];
     nogil::kernels::gauss::expectation(&x, d, &means, &cov, &mut r).unwrap();
     // The seed has no mixture weights: equal weights give the same responsibilities.
@@ -411,23 +406,9 @@ fn log_densities_match_the_standard_normal_closed_form() {
 // ---------------------------------------------------------------------------
 // The seed's data sets.
 
-fn seed_blobs(per: usize, spacing: f64, rng: &mut StdRng) -> Vec<f64> {
-    let mut x = Vec::with_capacity(4 * per * 2);
-    for i in 0..4 {
-        for _ in 0..per * 2 {
-            x.push(randn(rng) + i as f64 * spacing);
-        }
-    }
-    x
-}
-
-fn assert_recovers_diagonal_means(model: &GaussianMixtureModel, spacing: f64, tol: f64) {
-    let mut found: Vec<[f64; 2]> = model.means().chunks_exact(2).map(|m| [m[0], m[1]]).collect();
-    found.sort_by(|a, b| a[0].total_cmp(&b[0]));
-    for (i, m) in found.iter().enumerate() {
-        let want = i as f64 * spacing;
-        assert!((m[0] - want).abs() < tol && (m[1] - want).abs() < tol, "mean {i}: {m:?}, want {want}");
-    }
+fn assert_recovers_diagonal_means(model: &GaussianMixtureModel, set: &SeedSet, tol: f64) {
+    let worst = set.worst_mean_error(model.means()).unwrap();
+    assert!(worst < tol, "means {:?}: worst error {worst}", model.means());
 }
 
 #[test]
@@ -435,29 +416,29 @@ fn assert_recovers_diagonal_means(model: &GaussianMixtureModel, spacing: f64, to
 fn recovers_the_seeds_first_data_set() {
     // Cell 17/18: 4 blobs 4 apart, 10⁵ points each, initial means randn + mean, 50 iterations.
     let mut rng = StdRng::seed_from_u64(2016);
-    let x = seed_blobs(100_000, 4.0, &mut rng);
+    let x = SEED_SET_A.data(&mut rng).unwrap();
     // The seed's random start; from some starts EM needs more than the
     // seed's 50 iterations (two means sharing a blob separate slowly), so the
     // start is drawn from its own fixed stream.
     let mut start = StdRng::seed_from_u64(1);
-    let means: Vec<f64> = (0..8).map(|_| randn(&mut start) + 6.0).collect();
+    let means = SEED_SET_A.start(&mut start);
     let pool = Pool::new(2).unwrap();
     let model = GaussianMixture::new(4)
         .tol(0.0)
-        .max_iter(50)
+        .max_iter(SEED_SET_A.iterations)
         .init(Init::Given(InitialParams {
             weights: Some(vec![0.25; 4]),
             means: Some(means),
-            covariances: Some((0..4).flat_map(|_| identity(2)).collect()),
+            covariances: Some(SeedSet::identity_covariances()),
             precisions: None,
         }))
         .fit_with(&pool, &x, 2)
         .unwrap();
-    assert_recovers_diagonal_means(&model, 4.0, 0.01);
+    assert_recovers_diagonal_means(&model, &SEED_SET_A, 0.01);
     // And from the default initialization.
     let model = GaussianMixture::new(4).seed(3).fit_with(&pool, &x, 2).unwrap();
     assert!(model.converged());
-    assert_recovers_diagonal_means(&model, 4.0, 0.01);
+    assert_recovers_diagonal_means(&model, &SEED_SET_A, 0.01);
 }
 
 #[test]
@@ -465,23 +446,23 @@ fn recovers_the_seeds_first_data_set() {
 fn recovers_the_seeds_second_data_set() {
     // Cell 37: 4 blobs 5 apart, 10⁶ points each, initial means randn·4 + mean, 25 iterations.
     let mut rng = StdRng::seed_from_u64(37);
-    let x = seed_blobs(1_000_000, 5.0, &mut rng);
-    let means: Vec<f64> = (0..8).map(|_| randn(&mut rng) * 4.0 + 7.5).collect();
+    let x = SEED_SET_B.data(&mut rng).unwrap();
+    let means = SEED_SET_B.start(&mut rng);
     let pool = Pool::new(2).unwrap();
     for parallelism in [Parallelism::Data, Parallelism::Model] {
         let model = GaussianMixture::new(4)
             .tol(0.0)
-            .max_iter(25)
+            .max_iter(SEED_SET_B.iterations)
             .parallelism(parallelism)
             .init(Init::Given(InitialParams {
                 weights: Some(vec![0.25; 4]),
                 means: Some(means.clone()),
-                covariances: Some((0..4).flat_map(|_| identity(2)).collect()),
+                covariances: Some(SeedSet::identity_covariances()),
                 precisions: None,
             }))
             .fit_with(&pool, &x, 2)
             .unwrap();
-        assert_recovers_diagonal_means(&model, 5.0, 0.01);
+        assert_recovers_diagonal_means(&model, &SEED_SET_B, 0.01);
     }
 }
 
@@ -698,7 +679,8 @@ fn hard_data_give_sensible_parameters_or_the_documented_error() {
     }
     // A constant feature.
     let mut rng = StdRng::seed_from_u64(15);
-    let x: Vec<f64> = (0..size(300, 12)).flat_map(|i| [randn(&mut rng) + (i % 2) as f64 * 8.0, 4.0]).collect();
+    let x: Vec<f64> =
+        (0..size(300, 12)).flat_map(|i| [standard_normal(&mut rng) + (i % 2) as f64 * 8.0, 4.0]).collect();
     for t in TYPES {
         let m = GaussianMixture::new(2).covariance_type(t).fit_with(&Sequential, &x, 2).unwrap();
         finite_model(&m);

@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use nogil::data::{SEED_SET_A, SEED_SET_B, SeedSet, randn};
 use nogil::gmm::{GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism};
 use nogil::kernels::counter::{CounterKind, count, count_raw};
 use nogil::kernels::gauss::expectation;
 use nogil::kernels::pairwise::{pairwise_sum, pairwise_sum_exact, pairwise_sum_raw, pairwise_sum_tasks};
 use nogil::kernels::summarize::{summarize, summarize_compensated, summarize_raw, summarize_simd, summarize_strided};
 use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde_json::json;
 
@@ -152,12 +153,6 @@ fn progress(len: usize, what: &str) -> ProgressBar {
     bar.set_prefix(what.to_string());
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
-}
-
-fn randn(rng: &mut StdRng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 pub fn run(a: &ReportArgs) -> Result<(), String> {
@@ -307,8 +302,8 @@ fn summarize_experiment(ctx: &mut Ctx) -> Result<(), String> {
     let n = if ctx.quick { 1_000_000 } else { 10_000_000 };
     let t = ctx.threads;
     header(&format!("2. summarize: {n} values of randn + 8.342 (cells 5–11)"));
-    let mut rng = StdRng::seed_from_u64(ctx.seed ^ 5);
-    let x: Vec<f64> = (0..n).map(|_| randn(&mut rng) + 8.342).collect();
+    let mut x = randn(&mut StdRng::seed_from_u64(ctx.seed ^ 5), n).map_err(|e| e.to_string())?;
+    x.iter_mut().for_each(|v| *v += 8.342);
     let pool = Pool::new(t).map_err(|e| e.to_string())?;
     let reference = summarize_compensated(&pool, &x).sum;
     let check = |s: nogil::kernels::summarize::Summary| {
@@ -466,7 +461,7 @@ fn pairwise(ctx: &mut Ctx) -> Result<(), String> {
     let dynamic = pool.with_schedule(Schedule::Dynamic { chunk: 1 }).map_err(|e| e.to_string())?;
     let guided = pool.with_schedule(Schedule::Guided { min_chunk: 1 }).map_err(|e| e.to_string())?;
     for &n in small {
-        let x: Vec<f64> = (0..n).map(|_| randn(&mut rng)).collect();
+        let x = randn(&mut rng, n).map_err(|e| e.to_string())?;
         let exact = pairwise_sum_exact(&Sequential, &x);
         let abs: f64 = x.iter().map(|v| v.abs()).sum();
         let bound = 4.0 * n as f64 * f64::EPSILON * abs * abs;
@@ -490,7 +485,7 @@ fn pairwise(ctx: &mut Ctx) -> Result<(), String> {
         let (ok, c) = check(v);
         ctx.push(&name, "SIMD, prange guided on the pool (cell 36)", t, tm, Some(base), ok, c);
     }
-    let x: Vec<f64> = (0..big).map(|_| randn(&mut rng)).collect();
+    let x = randn(&mut rng, big).map_err(|e| e.to_string())?;
     let exact = pairwise_sum_exact(&Sequential, &x);
     let abs: f64 = x.iter().map(|v| v.abs()).sum();
     let bound = 4.0 * big as f64 * f64::EPSILON * abs * abs;
@@ -552,81 +547,52 @@ fn seed_em(x: &[f64], d: usize, mu: &mut [f64], cov: &mut [f64], iters: usize) {
     }
 }
 
-/// Sorted means within `tol` of `(i·spacing, i·spacing)`, i = 0..4.
-fn means_check(means: &[f64], spacing: f64, tol: f64) -> (bool, String) {
-    let mut m: Vec<(f64, f64)> = means.chunks_exact(2).map(|c| (c[0], c[1])).collect();
-    m.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let worst = m
-        .iter()
-        .enumerate()
-        .map(|(i, &(a, b))| (a - i as f64 * spacing).abs().max((b - i as f64 * spacing).abs()))
-        .fold(0.0, f64::max);
-    let shown: Vec<String> = m.iter().map(|(a, b)| format!("({a:.3},{b:.3})")).collect();
+/// Sorted means within `tol` of the set's blob centres `(i·spacing, i·spacing)`.
+fn means_check(set: &SeedSet, means: &[f64], tol: f64) -> (bool, String) {
+    let worst = set.worst_mean_error(means).unwrap_or(f64::NAN);
+    let mut m: Vec<&[f64]> = means.chunks_exact(2).collect();
+    m.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    let shown: Vec<String> = m.iter().map(|c| format!("({:.3},{:.3})", c[0], c[1])).collect();
     (worst < tol, format!("means {} (worst error {worst:.4})", shown.join(" ")))
 }
 
 fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
     let t = ctx.threads;
-    let sets: [(&str, usize, f64, f64, usize); 2] = if ctx.quick {
-        [("A", 20_000, 4.0, 1.0, 50), ("B", 100_000, 5.0, 4.0, 25)]
+    let sets = if ctx.quick {
+        [("A", SeedSet { per_blob: 20_000, ..SEED_SET_A }), ("B", SeedSet { per_blob: 100_000, ..SEED_SET_B })]
     } else {
-        [("A", 100_000, 4.0, 1.0, 50), ("B", 1_000_000, 5.0, 4.0, 25)]
+        [("A", SEED_SET_A), ("B", SEED_SET_B)]
     };
     let pool = Pool::new(t).map_err(|e| e.to_string())?;
     let guided = pool.with_schedule(Schedule::Guided { min_chunk: 1 }).map_err(|e| e.to_string())?;
     let rayon = Rayon::new(t).map_err(|e| e.to_string())?;
     let spawn = SpawnPerCall::new(t, Schedule::Static { chunk: None }).map_err(|e| e.to_string())?;
     let runs = ctx.runs.min(3);
-    for (name, per, spacing, init_scale, iters) in sets {
-        let n = 4 * per;
+    for (name, set) in sets {
+        let (n, spacing, iters) = (set.points(), set.spacing, set.iterations);
         header(&format!(
             "5{}. Gaussian mixture EM: {n} points, 4 blobs {spacing} apart, {iters} iterations (cells {})",
             name.to_lowercase(),
             if name == "A" { "17–18" } else { "37–52" }
         ));
         let bar = progress(11, &format!("gmm {name}"));
-        let mut rng = StdRng::seed_from_u64(ctx.seed ^ 37 ^ per as u64);
-        let mut x = Vec::with_capacity(2 * n);
-        for i in 0..4 {
-            for _ in 0..2 * per {
-                x.push(randn(&mut rng) + i as f64 * spacing);
-            }
-        }
-        // The seed's start, randn(m, d)·scale + mean; EM from some such starts
-        // stalls in a local optimum within the seed's iteration count, so the
-        // report takes the first draw whose means lie nearest to four
-        // different blobs (and says so).
-        let mean = 1.5 * spacing;
-        let mut draws = 0;
-        let mu0: Vec<f64> = loop {
-            draws += 1;
-            let mu: Vec<f64> = (0..8).map(|_| randn(&mut rng) * init_scale + mean).collect();
-            let mut nearest: Vec<usize> = mu
-                .chunks_exact(2)
-                .map(|m| {
-                    (0..4)
-                        .min_by(|&a, &b| {
-                            let da = (m[0] - a as f64 * spacing).powi(2) + (m[1] - a as f64 * spacing).powi(2);
-                            let db = (m[0] - b as f64 * spacing).powi(2) + (m[1] - b as f64 * spacing).powi(2);
-                            da.total_cmp(&db)
-                        })
-                        .unwrap_or(0)
-                })
-                .collect();
-            nearest.sort_unstable();
-            nearest.dedup();
-            // Set A's start (scale 1) sits in the middle of all four blobs by
-            // design, and EM separates it within the seed's 50 iterations.
-            if init_scale <= 1.0 || nearest.len() == 4 || draws == 1000 {
-                break mu;
-            }
-        };
+        let mut rng = StdRng::seed_from_u64(ctx.seed ^ 37 ^ set.per_blob as u64);
+        let x = set.data(&mut rng).map_err(|e| e.to_string())?;
+        // The seed's start, randn(m, d)·scale + mean. Set A's (scale 1) sits
+        // in the middle of all four blobs, and EM separates it within the
+        // seed's 50 iterations; from some of set B's, EM stalls in a local
+        // optimum within 25, so the report takes the first draw whose means
+        // lie nearest to four different blobs (and says so).
+        let (mu0, draws) =
+            if name == "A" { (set.start(&mut rng), 1) } else { set.start_near_each_blob(&mut rng, 1000) };
         if draws > 1 {
             println!(
-                "  start: draw {draws} of randn(4, 2)·{init_scale} + {mean}, the first whose means are nearest to four different blobs"
+                "  start: draw {draws} of randn(4, 2)·{} + {}, the first whose means are nearest to four different blobs",
+                set.start_scale,
+                set.mean()
             );
         }
-        let cov0: Vec<f64> = (0..4).flat_map(|_| [1.0, 0.0, 0.0, 1.0]).collect();
+        let cov0 = SeedSet::identity_covariances();
         let exp_name = format!("gmm {name}");
         let (base, means) = time(runs, || {
             let (mut mu, mut cov) = (mu0.clone(), cov0.clone());
@@ -634,7 +600,7 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
             mu
         });
         bar.inc(1);
-        let (ok, c) = means_check(&means, spacing, 0.05);
+        let (ok, c) = means_check(&set, &means, 0.05);
         ctx.push(&exp_name, "the seed's EM: mirror E-step, numpy-style M-step", 1, base, Some(base), ok, c);
         let gm = GaussianMixture::new(4).tol(0.0).max_iter(iters).init(Init::Given(InitialParams {
             weights: Some(vec![0.25; 4]),
@@ -660,7 +626,7 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
             let (tm, model) = time(runs, || gm.fit_with(exec, &x, 2));
             bar.inc(1);
             let model = model.map_err(|e| format!("the mixture fit failed: {e}"))?;
-            let (ok, c) = means_check(model.means(), spacing, 0.05);
+            let (ok, c) = means_check(&set, model.means(), 0.05);
             let same = fitted.as_ref().is_none_or(|f| f == &model);
             ctx.push(
                 &exp_name,
@@ -678,7 +644,7 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
         let (tm, auto) = time(runs, || GaussianMixture::new(4).seed(ctx.seed).fit_with(&pool, &x, 2));
         bar.inc(1);
         let auto = auto.map_err(|e| format!("the mixture fit failed: {e}"))?;
-        let (ok, c) = means_check(auto.means(), spacing, 0.05);
+        let (ok, c) = means_check(&set, auto.means(), 0.05);
         ctx.push(
             &exp_name,
             "nogil defaults (k-means init, tol 1e-3), pool static",

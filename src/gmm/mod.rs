@@ -49,6 +49,7 @@ use std::str::FromStr;
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 
+use crate::data::standard_normal;
 use crate::error::{try_filled, try_room};
 pub use crate::kernels::gauss::Parallelism;
 use crate::kernels::gauss::{
@@ -915,13 +916,6 @@ fn diag_matrix(diag: impl Iterator<Item = f64>, d: usize) -> Vec<f64> {
         m[i * d + i] = v;
     }
     m
-}
-
-/// A standard normal deviate (Box–Muller; `u₁` in (0, 1] so `ln u₁` is finite).
-fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// The global pool, or the calling thread alone if it could not be built.
