@@ -16,7 +16,7 @@ mod common;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use nogil::data::{blobs, standard_normal};
 use nogil::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel, Init, Parallelism};
-use nogil::kernels::gauss::expectation;
+use nogil::kernels::seed_em::expectation;
 use nogil::kernels::summarize::summarize;
 use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
 use rand::{SeedableRng, rngs::StdRng};

@@ -19,7 +19,9 @@
 //! `unsafe fn` with a `# Safety` contract, the oracle) and as a safe, SIMD,
 //! executor-parallel form that tests hold to the mirror. The experiments'
 //! seeded data (one Box–Muller normal, the notebook's data sets) are in
-//! [`data`], shared by the `nogil` program, the benches and the tests.
+//! [`data`], and the seed's whole EM as the notebook wrote it, the baseline,
+//! is [`kernels::seed_em`]; the `nogil` program, the benches and the tests
+//! share both.
 //!
 //! ## Executors: the seed's backends as one trait
 //!

@@ -13,8 +13,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use nogil::data::{SEED_SET_A, SEED_SET_B, SeedSet, randn};
 use nogil::gmm::{GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism};
 use nogil::kernels::counter::{CounterKind, count, count_raw};
-use nogil::kernels::gauss::expectation;
 use nogil::kernels::pairwise::{pairwise_sum, pairwise_sum_exact, pairwise_sum_raw, pairwise_sum_tasks};
+use nogil::kernels::seed_em;
 use nogil::kernels::summarize::{summarize, summarize_compensated, summarize_raw, summarize_simd, summarize_strided};
 use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
 use rand::SeedableRng;
@@ -514,39 +514,6 @@ fn pairwise(ctx: &mut Ctx) -> Result<(), String> {
 // ---------------------------------------------------------------------------
 // The Gaussian mixture.
 
-/// The seed's EM, through the mirror: per component, `exp(log_probability)`
-/// with an explicit inverse; rows divided by their sums; means and
-/// covariances as weighted averages (the seed has no mixture weights).
-fn seed_em(x: &[f64], d: usize, mu: &mut [f64], cov: &mut [f64], iters: usize) {
-    let n = x.len() / d;
-    let k = mu.len() / d;
-    let mut r = vec![0.0; k * n];
-    for _ in 0..iters {
-        if expectation(x, d, mu, cov, &mut r).is_err() {
-            return;
-        }
-        for c in 0..k {
-            let rc = &r[c * n..(c + 1) * n];
-            let total: f64 = rc.iter().sum();
-            for a in 0..d {
-                mu[c * d + a] = rc.iter().zip(x.chunks_exact(d)).map(|(w, row)| w * row[a]).sum::<f64>() / total;
-            }
-            for a in 0..d {
-                for b in 0..=a {
-                    let v = rc
-                        .iter()
-                        .zip(x.chunks_exact(d))
-                        .map(|(w, row)| w * (row[a] - mu[c * d + a]) * (row[b] - mu[c * d + b]))
-                        .sum::<f64>()
-                        / total;
-                    cov[c * d * d + a * d + b] = v;
-                    cov[c * d * d + b * d + a] = v;
-                }
-            }
-        }
-    }
-}
-
 /// Sorted means within `tol` of the set's blob centres `(i·spacing, i·spacing)`.
 fn means_check(set: &SeedSet, means: &[f64], tol: f64) -> (bool, String) {
     let worst = set.worst_mean_error(means).unwrap_or(f64::NAN);
@@ -594,13 +561,13 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
         }
         let cov0 = SeedSet::identity_covariances();
         let exp_name = format!("gmm {name}");
-        let (base, means) = time(runs, || {
-            let (mut mu, mut cov) = (mu0.clone(), cov0.clone());
-            seed_em(&x, 2, &mut mu, &mut cov, iters);
-            mu
-        });
+        let (base, fit) = time(runs, || seed_em::em(&x, 2, &mu0, &cov0, iters));
         bar.inc(1);
-        let (ok, c) = means_check(&set, &means, 0.05);
+        let (ok, c) = match &fit {
+            Ok(fit) => means_check(&set, &fit.means, 0.05),
+            Err(e) => (false, e.to_string()),
+        };
+        drop(fit);
         ctx.push(&exp_name, "the seed's EM: mirror E-step, numpy-style M-step", 1, base, Some(base), ok, c);
         let gm = GaussianMixture::new(4).tol(0.0).max_iter(iters).init(Init::Given(InitialParams {
             weights: Some(vec![0.25; 4]),
