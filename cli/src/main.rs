@@ -2,7 +2,8 @@
 //! Gaussian mixtures on your own data (`nogil fit`, `predict`, `score`).
 //!
 //! Every failure a user can cause exits with status 2 and one sentence on
-//! standard error, never a panic.
+//! standard error, never a panic. The program holds no `unsafe` (forbidden
+//! in `Cargo.toml`): it orchestrates the library's safe calls and prints.
 
 mod io;
 mod model_file;

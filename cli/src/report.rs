@@ -12,10 +12,12 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use nogil::data::{SEED_SET_A, SEED_SET_B, SeedSet, randn};
 use nogil::gmm::{GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism};
-use nogil::kernels::counter::{CounterKind, count, count_raw};
-use nogil::kernels::pairwise::{pairwise_sum, pairwise_sum_exact, pairwise_sum_raw, pairwise_sum_tasks};
+use nogil::kernels::counter::{CounterKind, count, count_mirror};
+use nogil::kernels::pairwise::{pairwise_sum, pairwise_sum_exact, pairwise_sum_mirror, pairwise_sum_tasks};
 use nogil::kernels::seed_em;
-use nogil::kernels::summarize::{summarize, summarize_compensated, summarize_raw, summarize_simd, summarize_strided};
+use nogil::kernels::summarize::{
+    summarize, summarize_compensated, summarize_mirror, summarize_simd, summarize_strided,
+};
 use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -262,12 +264,7 @@ fn counters(ctx: &mut Ctx) -> Result<(), String> {
     let threads = 4;
     header(&format!("1. counters: {n} increments, {threads} threads (cells 2–4)"));
     let bar = progress(CounterKind::ALL.len() + 1, "counters");
-    let (base, value) = time(ctx.runs, || {
-        let mut c = 0u64;
-        // SAFETY: `c` is a local the loop alone touches.
-        unsafe { count_raw(&mut c, n as u64) };
-        c
-    });
+    let (base, value) = time(ctx.runs, || count_mirror(n as u64));
     bar.inc(1);
     ctx.push("counters", "sequential loop (mirror)", 1, base, Some(base), value == n as u64, format!("value {value}"));
     let pool = Pool::new(threads).map_err(|e| e.to_string())?;
@@ -311,8 +308,7 @@ fn summarize_experiment(ctx: &mut Ctx) -> Result<(), String> {
         (ok, format!("len {}, sum {:.6}", s.len, s.sum))
     };
     let bar = progress(9, "summarize");
-    // SAFETY: x holds n values.
-    let (base, s) = time(ctx.runs, || unsafe { summarize_raw(x.as_ptr(), x.len()) });
+    let (base, s) = time(ctx.runs, || summarize_mirror(&x));
     bar.inc(1);
     let (ok, c) = check(s);
     ctx.push("summarize", "sequential loop (mirror, cell 5)", 1, base, Some(base), ok, c);
@@ -367,7 +363,7 @@ fn pipe_round_trip(exe: &std::path::Path, data: &[f64]) -> Result<Vec<f64>, Stri
         .spawn()
         .map_err(|e| format!("cannot start the pipe child: {e}"))?;
     let mut stdin = child.stdin.take().expect("piped");
-    let bytes: Vec<u8> = bytemuck::cast_slice(data).to_vec();
+    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
     let writer = std::thread::spawn(move || stdin.write_all(&bytes));
     let mut out = Vec::with_capacity(data.len() * 8);
     child.stdout.take().expect("piped").read_to_end(&mut out).map_err(|e| format!("pipe: {e}"))?;
@@ -384,10 +380,10 @@ fn pipes(ctx: &mut Ctx) -> Result<(), String> {
     // One pinned echo thread, fed through channels: ownership moves, no bytes are copied.
     let (to_thread, thread_in) = std::sync::mpsc::channel::<Vec<f64>>();
     let (thread_out, from_thread) = std::sync::mpsc::channel::<Vec<f64>>();
-    let core = core_affinity::get_core_ids().and_then(|c| c.last().copied());
+    let core = nogil::sched::allowed_core_ids().last().copied();
     let echo_thread = std::thread::spawn(move || {
         if let Some(core) = core {
-            core_affinity::set_for_current(core);
+            nogil::sched::pin_current_thread(core);
         }
         for v in thread_in {
             if thread_out.send(v).is_err() {
@@ -467,8 +463,7 @@ fn pairwise(ctx: &mut Ctx) -> Result<(), String> {
         let bound = 4.0 * n as f64 * f64::EPSILON * abs * abs;
         let check = |v: f64| ((v - exact).abs() <= bound, format!("{v:.6e} (exact {exact:.6e})"));
         let name = format!("pairwise n={n}");
-        // SAFETY: x holds n values.
-        let (base, v) = time(ctx.runs, || unsafe { pairwise_sum_raw(x.as_ptr(), n) });
+        let (base, v) = time(ctx.runs, || pairwise_sum_mirror(&x));
         bar.inc(1);
         let (ok, c) = check(v);
         ctx.push(&name, "sequential loop (mirror, cell 28)", 1, base, Some(base), ok, c);
