@@ -46,14 +46,6 @@ enum Command {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum CovArg {
-    Full,
-    Diag,
-    Spherical,
-    Tied,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
 enum InitArg {
     #[value(name = "kmeans++")]
     KMeansPlusPlus,
@@ -61,13 +53,6 @@ enum InitArg {
     Random,
     #[value(name = "random-from-data")]
     RandomFromData,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ScheduleArg {
-    Static,
-    Dynamic,
-    Guided,
 }
 
 #[derive(Args)]
@@ -78,8 +63,9 @@ struct FitArgs {
     /// Number of mixture components.
     #[arg(long)]
     components: usize,
-    #[arg(long, value_enum, default_value = "full")]
-    covariance_type: CovArg,
+    /// full, tied, diag or spherical.
+    #[arg(long, default_value = "full")]
+    covariance_type: CovarianceType,
     #[arg(long, default_value_t = 100)]
     max_iter: usize,
     #[arg(long, default_value_t = 1e-3)]
@@ -105,8 +91,9 @@ struct FitArgs {
     /// Threads (default: NOGIL_NUM_THREADS, else every allowed CPU).
     #[arg(long)]
     threads: Option<usize>,
-    #[arg(long, value_enum, default_value = "static")]
-    schedule: ScheduleArg,
+    /// OpenMP's syntax: static, static,CHUNK, dynamic[,CHUNK], guided[,MIN_CHUNK] (a missing chunk is 1).
+    #[arg(long, default_value = "static")]
+    schedule: Schedule,
     /// Where to save the model (JSON).
     #[arg(long)]
     out: PathBuf,
@@ -180,18 +167,7 @@ fn read_vector(path: &Path) -> Result<Vec<f64>, String> {
 fn fit(a: &FitArgs) -> Result<(), String> {
     let x = io::read_matrix(&a.input)?;
     let pool = pool(a.threads)?;
-    let schedule = match a.schedule {
-        ScheduleArg::Static => Schedule::Static { chunk: None },
-        ScheduleArg::Dynamic => Schedule::Dynamic { chunk: 1 },
-        ScheduleArg::Guided => Schedule::Guided { min_chunk: 1 },
-    };
-    let exec = pool.with_schedule(schedule).map_err(|e| e.to_string())?;
-    let covariance_type = match a.covariance_type {
-        CovArg::Full => CovarianceType::Full,
-        CovArg::Diag => CovarianceType::Diag,
-        CovArg::Spherical => CovarianceType::Spherical,
-        CovArg::Tied => CovarianceType::Tied,
-    };
+    let exec = pool.with_schedule(a.schedule).map_err(|e| e.to_string())?;
     let given = a.weights_init.is_some() || a.means_init.is_some() || a.precisions_init.is_some();
     let init = if given {
         Init::Given(InitialParams {
@@ -209,7 +185,7 @@ fn fit(a: &FitArgs) -> Result<(), String> {
         }
     };
     let model = GaussianMixture::new(a.components)
-        .covariance_type(covariance_type)
+        .covariance_type(a.covariance_type)
         .max_iter(a.max_iter)
         .tol(a.tol)
         .reg_covar(a.reg_covar)
