@@ -4,23 +4,31 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::report::Row;
+/// One bar of a speedup chart.
+pub struct Bar {
+    /// What the bar measures, e.g. `summarize · SIMD, one thread · 1t`.
+    pub label: String,
+    /// The speedup over the experiment's baseline (×).
+    pub speedup: f64,
+    /// Whether the variant's correctness check passed (a red bar if not).
+    pub ok: bool,
+}
 
 fn err(path: &Path, e: impl std::fmt::Display) -> String {
     format!("cannot draw {}: {e}", path.display())
 }
 
 /// Horizontal bars: each variant's speedup over its experiment's baseline
-/// (log scale), one group per sub-experiment.
-pub fn speedup_bars(path: &Path, title: &str, rows: &[&Row]) -> Result<(), String> {
-    let rows: Vec<&&Row> = rows.iter().filter(|r| r.speedup.is_some_and(|s| s.is_finite() && s > 0.0)).collect();
+/// (log scale). Bars whose speedup is not a positive number are left out.
+pub fn speedup_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<(), String> {
+    let rows: Vec<&Bar> = bars.iter().filter(|b| b.speedup.is_finite() && b.speedup > 0.0).collect();
     if rows.is_empty() {
         return Ok(());
     }
     let height = 80 + 22 * rows.len() as u32;
     let root = SVGBackend::new(path, (1100, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(path, e))?;
-    let speedups: Vec<f64> = rows.iter().map(|r| r.speedup.unwrap_or(1.0)).collect();
+    let speedups: Vec<f64> = rows.iter().map(|r| r.speedup).collect();
     let lo = speedups.iter().copied().fold(1.0, f64::min) / 2.0;
     let hi = speedups.iter().copied().fold(1.0, f64::max) * 2.0;
     let mut chart = ChartBuilder::on(&root)
@@ -30,15 +38,11 @@ pub fn speedup_bars(path: &Path, title: &str, rows: &[&Row]) -> Result<(), Strin
         .y_label_area_size(420)
         .build_cartesian_2d((lo..hi).log_scale(), (0..rows.len()).into_segmented())
         .map_err(|e| err(path, e))?;
-    let labels: Vec<String> = rows
-        .iter()
-        .map(|r| format!("{} · {} · {}t", r.experiment, r.variant.chars().take(48).collect::<String>(), r.threads))
-        .collect();
     chart
         .configure_mesh()
         .y_labels(rows.len())
         .y_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            SegmentValue::CenterOf(i) => rows.get(*i).map(|r| r.label.clone()).unwrap_or_default(),
             _ => String::new(),
         })
         .x_desc("speedup (×)")
@@ -46,9 +50,8 @@ pub fn speedup_bars(path: &Path, title: &str, rows: &[&Row]) -> Result<(), Strin
         .map_err(|e| err(path, e))?;
     chart
         .draw_series(rows.iter().enumerate().map(|(i, r)| {
-            let s = r.speedup.unwrap_or(1.0);
-            let color = if r.check_ok { BLUE.mix(0.6) } else { RED.mix(0.6) };
-            Rectangle::new([(lo, SegmentValue::Exact(i)), (s, SegmentValue::Exact(i + 1))], color.filled())
+            let color = if r.ok { BLUE.mix(0.6) } else { RED.mix(0.6) };
+            Rectangle::new([(lo, SegmentValue::Exact(i)), (r.speedup, SegmentValue::Exact(i + 1))], color.filled())
         }))
         .map_err(|e| err(path, e))?;
     root.present().map_err(|e| err(path, e))

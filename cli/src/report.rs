@@ -202,9 +202,18 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
         println!("  {line}");
     }
     for experiment in ["counters", "summarize", "pipes", "pairwise", "gmm"] {
-        let rows: Vec<&Row> = ctx.rows.iter().filter(|r| r.experiment.starts_with(experiment)).collect();
-        if !rows.is_empty() {
-            plot::speedup_bars(&a.out.join(format!("speedup_{experiment}.svg")), experiment, &rows)?;
+        let bars: Vec<plot::Bar> = ctx
+            .rows
+            .iter()
+            .filter(|r| r.experiment.starts_with(experiment))
+            .filter_map(|r| {
+                let label =
+                    format!("{} · {} · {}t", r.experiment, r.variant.chars().take(48).collect::<String>(), r.threads);
+                r.speedup.map(|speedup| plot::Bar { label, speedup, ok: r.check_ok })
+            })
+            .collect();
+        if !bars.is_empty() {
+            plot::speedup_bars(&a.out.join(format!("speedup_{experiment}.svg")), experiment, &bars)?;
         }
     }
     let results = json!({
@@ -215,10 +224,7 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
             "os": std::env::consts::OS,
             "arch": std::env::consts::ARCH,
         },
-        "build": {
-            "target": build.target, "features": build.features, "lanes": build.lanes,
-            "isa": build.isa, "profile": build.profile, "opt_level": build.opt_level,
-        },
+        "build": { "lanes": build.lanes, "summary": build.to_string() },
         "settings": { "quick": a.quick, "threads": threads, "runs": runs, "seed": a.seed },
         "rows": ctx.rows,
         "summary": summary,
