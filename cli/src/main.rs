@@ -7,6 +7,7 @@
 
 mod io;
 mod model_file;
+mod npy;
 mod plot;
 mod report;
 
@@ -57,7 +58,7 @@ enum InitArg {
 
 #[derive(Args)]
 struct FitArgs {
-    /// The data: a 2-D .npy (float64 or float32, C order) or a numeric .csv.
+    /// The data: a 2-D .npy (floats, integers or bool, either byte or memory order) or a numeric .csv.
     #[arg(long)]
     input: PathBuf,
     /// Number of mixture components.
@@ -233,7 +234,7 @@ fn predict(a: &PredictArgs) -> Result<(), String> {
     let pool = pool(a.threads)?;
     if a.proba {
         let p = m.predict_proba_with(&pool, &x.values).map_err(|e| e.to_string())?;
-        io::write_npy_f64(&a.out, &p, &[x.rows as u64, m.components() as u64])
+        io::write_npy_f64(&a.out, &p, &[x.rows, m.components()])
     } else {
         let l = m.predict_with(&pool, &x.values).map_err(|e| e.to_string())?;
         io::write_npy_i64(&a.out, &l.iter().map(|&v| v as i64).collect::<Vec<_>>())
