@@ -166,6 +166,11 @@ fn read_vector(path: &Path) -> Result<Vec<f64>, String> {
 }
 
 fn fit(a: &FitArgs) -> Result<(), String> {
+    // scikit-learn accepts max_iter=0 and returns the initial model unfitted;
+    // a program asked to fit and save a model refuses it instead.
+    if a.max_iter < 1 {
+        return Err("--max-iter must be at least 1; 0 iterations would save the initial guess, not a fit".into());
+    }
     let x = io::read_matrix(&a.input)?;
     let pool = pool(a.threads)?;
     let exec = pool.with_schedule(a.schedule).map_err(|e| e.to_string())?;

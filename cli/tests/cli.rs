@@ -370,6 +370,18 @@ fn bad_input_exits_2_with_one_clear_sentence() {
         "invalid value",
     );
     assert_user_error(&nogil(&["report", "--runs", "0", "--out", s(&dir)]), "--runs must be at least 1");
+    let o = nogil(&[
+        "fit",
+        "--input",
+        &fixture("numpy_f64.npy"),
+        "--components",
+        "2",
+        "--max-iter",
+        "0",
+        "--out",
+        s(&model),
+    ]);
+    assert_user_error(&o, "--max-iter must be at least 1");
     assert_user_error(
         &nogil(&[
             "fit",
