@@ -95,7 +95,8 @@ struct FitArgs {
     /// OpenMP's syntax: static, static,CHUNK, dynamic[,CHUNK], guided[,MIN_CHUNK] (a missing chunk is 1).
     #[arg(long, default_value = "static")]
     schedule: Schedule,
-    /// Where to save the model (JSON).
+    /// Where to save the model (JSON); never one of the inputs. Written to a
+    /// temporary file and renamed into place, so an interrupted fit leaves the old file whole.
     #[arg(long)]
     out: PathBuf,
     /// Also write the training rows' labels here (.npy of int64).
@@ -171,6 +172,17 @@ fn fit(a: &FitArgs) -> Result<(), String> {
     if a.max_iter < 1 {
         return Err("--max-iter must be at least 1; 0 iterations would save the initial guess, not a fit".into());
     }
+    let mut inputs = vec![("--input", a.input.as_path())];
+    for (option, path) in [
+        ("--weights-init", &a.weights_init),
+        ("--means-init", &a.means_init),
+        ("--precisions-init", &a.precisions_init),
+    ] {
+        inputs.extend(path.as_deref().map(|p| (option, p)));
+    }
+    let mut outputs = vec![("--out", a.out.as_path())];
+    outputs.extend(a.labels.as_deref().map(|p| ("--labels", p)));
+    io::check_outputs(&inputs, &outputs)?;
     let x = io::read_matrix(&a.input)?;
     let pool = pool(a.threads)?;
     let exec = pool.with_schedule(a.schedule).map_err(|e| e.to_string())?;
@@ -235,6 +247,7 @@ fn load_for(model: &Path, input: &Path) -> Result<(nogil::gmm::GaussianMixtureMo
 }
 
 fn predict(a: &PredictArgs) -> Result<(), String> {
+    io::check_outputs(&[("--model", &a.model), ("--input", &a.input)], &[("--out", &a.out)])?;
     let (m, x) = load_for(&a.model, &a.input)?;
     let pool = pool(a.threads)?;
     if a.proba {

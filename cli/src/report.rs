@@ -233,7 +233,7 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
     });
     let path = a.out.join("results.json");
     let text = serde_json::to_string_pretty(&results).map_err(|e| format!("cannot encode results: {e}"))?;
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    crate::io::write_atomic(&path, text.as_bytes())?;
     println!(
         "\nwrote {} and SVG plots in {} ({:.1} s)",
         path.display(),

@@ -457,3 +457,178 @@ fn every_dtype_byte_order_memory_order_and_version_numpy_writes_is_read_as_numpy
     };
     assert_eq!(given(Path::new(&fixture("precisions_fortran.npy"))), given(&c_order));
 }
+
+/// Runs the program with the crash hook set: it aborts after writing and
+/// syncing a temporary file, before renaming it over the output.
+fn nogil_crashing(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nogil"))
+        .args(args)
+        .env("NOGIL_TEST_CRASH_BEFORE_RENAME", "1")
+        .output()
+        .expect("the nogil binary runs")
+}
+
+/// No temporary file of the program's is left in `dir`.
+fn assert_no_temporary_files(dir: &Path) {
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".nogil-"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}
+
+#[test]
+fn an_output_that_names_an_input_is_refused_before_any_work() {
+    let dir = scratch("same_file");
+    let x = dir.join("x.npy");
+    std::fs::copy(fixture("numpy_f64.npy"), &x).unwrap();
+    let original = std::fs::read(&x).unwrap();
+    let means = dir.join("means.npy");
+    std::fs::write(&means, npy(&[2, 2], &[0.0, 0.0, 6.0, 6.0])).unwrap();
+    let model = dir.join("model.json");
+    let fit = |extra: &[&str]| {
+        let mut args = vec!["fit", "--input", s(&x), "--components", "2"];
+        args.extend_from_slice(extra);
+        nogil(&args)
+    };
+    assert_user_error(&fit(&["--out", s(&x)]), "--out");
+    assert_user_error(&fit(&["--out", s(&model), "--labels", s(&x)]), "--labels");
+    assert_user_error(&fit(&["--means-init", s(&means), "--out", s(&means)]), "is the file --means-init reads");
+    assert_user_error(&fit(&["--out", s(&model), "--labels", s(&model)]), "name the same file");
+    // The same file under another name: a path through "..", a hard link, a symbolic link.
+    let dotted = dir.join("sub");
+    std::fs::create_dir_all(&dotted).unwrap();
+    let dotted = dotted.join("..").join("x.npy");
+    assert_user_error(&fit(&["--out", s(&dotted)]), "is the file --input reads");
+    let hard = dir.join("hard.npy");
+    std::fs::hard_link(&x, &hard).unwrap();
+    assert_user_error(&fit(&["--out", s(&hard)]), "is the file --input reads");
+    #[cfg(unix)]
+    {
+        let soft = dir.join("soft.npy");
+        std::os::unix::fs::symlink(&x, &soft).unwrap();
+        assert_user_error(&fit(&["--out", s(&soft)]), "is the file --input reads");
+    }
+    // A directory, or a path in a directory that does not exist.
+    assert_user_error(&fit(&["--out", s(&dir)]), "is a directory");
+    assert_user_error(&fit(&["--out", s(&dir.join("nowhere").join("m.json"))]), "does not exist");
+    assert_eq!(std::fs::read(&x).unwrap(), original, "the input is untouched");
+    assert!(!model.exists(), "nothing was fitted or written");
+    // predict: neither the model nor the data may be overwritten.
+    nogil_ok(&["fit", "--input", s(&x), "--components", "2", "--out", s(&model)]);
+    let saved = std::fs::read(&model).unwrap();
+    for out in [&model, &x] {
+        let o = nogil(&["predict", "--model", s(&model), "--input", s(&x), "--out", s(out)]);
+        assert_user_error(&o, "write to another path so the input is kept");
+    }
+    assert_eq!((std::fs::read(&model).unwrap(), std::fs::read(&x).unwrap()), (saved, original));
+    assert_no_temporary_files(&dir);
+}
+
+#[test]
+fn an_interrupted_write_leaves_the_previous_file_whole() {
+    let dir = scratch("interrupted");
+    let model = dir.join("model.json");
+    let labels = dir.join("labels.npy");
+    let before: &[u8] = b"the previous file, which must survive";
+    // fit --out: the crash comes after the new model's temporary file is synced.
+    std::fs::write(&model, before).unwrap();
+    let input = fixture("numpy_f64.npy");
+    let o = nogil_crashing(&["fit", "--input", &input, "--components", "2", "--out", s(&model)]);
+    assert!(!o.status.success(), "the hook stops the run");
+    assert_eq!(std::fs::read(&model).unwrap(), before);
+    // The temporary file holds the whole new model; only the rename was missed.
+    let tmp: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".model.json.nogil-"))
+        .collect();
+    assert_eq!(tmp.len(), 1, "{tmp:?}");
+    assert_eq!(read_json(&tmp[0])["n_components"], 2);
+    std::fs::remove_file(&tmp[0]).unwrap();
+    // Without the hook the same command replaces the file whole, and keeps its permissions.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&model, std::fs::Permissions::from_mode(0o640)).unwrap();
+    }
+    nogil_ok(&["fit", "--input", &input, "--components", "2", "--out", s(&model), "--labels", s(&labels)]);
+    assert_eq!(read_json(&model)["n_components"], 2);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&model).unwrap().permissions().mode() & 0o777, 0o640);
+    }
+    let (fitted_model, fitted_labels) = (std::fs::read(&model).unwrap(), std::fs::read(&labels).unwrap());
+    // fit --labels, predict --out, report: each output survives a crash before its rename.
+    let o = nogil_crashing(&[
+        "fit",
+        "--input",
+        &input,
+        "--components",
+        "3",
+        "--out",
+        s(&dir.join("m3.json")),
+        "--labels",
+        s(&labels),
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read(&labels).unwrap(), fitted_labels, "the labels file");
+    let o = nogil_crashing(&["predict", "--model", s(&model), "--input", &input, "--proba", "--out", s(&labels)]);
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read(&labels).unwrap(), fitted_labels, "predict's output");
+    assert_eq!(std::fs::read(&model).unwrap(), fitted_model, "predict's model input");
+    let report = dir.join("report");
+    std::fs::create_dir_all(&report).unwrap();
+    std::fs::write(report.join("results.json"), before).unwrap();
+    let o = nogil_crashing(&["report", "--quick", "--runs", "1", "--only", "counters", "--out", s(&report)]);
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read(report.join("results.json")).unwrap(), before, "the report's results");
+    // And whole runs leave no temporary file behind.
+    for d in [&dir, &report] {
+        for p in std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()) {
+            if p.file_name().unwrap().to_string_lossy().contains(".nogil-") {
+                std::fs::remove_file(p).unwrap();
+            }
+        }
+    }
+    nogil_ok(&["report", "--quick", "--runs", "1", "--only", "counters", "--out", s(&report)]);
+    assert_eq!(read_json(&report.join("results.json"))["settings"]["runs"], 1);
+    nogil_ok(&["predict", "--model", s(&model), "--input", &input, "--out", s(&labels)]);
+    assert_no_temporary_files(&dir);
+    assert_no_temporary_files(&report);
+}
+
+#[test]
+fn a_fit_killed_mid_run_leaves_the_old_model_or_the_new_one_never_part_of_either() {
+    let dir = scratch("killed");
+    // A fit that takes a while: 2·10⁵ points, 8 components, several starts.
+    let mut x = Vec::with_capacity(400_000);
+    for i in 0..200_000u32 {
+        let t = f64::from(i);
+        x.extend([(t * 0.7).sin() * 10.0 + f64::from(i % 8), (t * 1.3).cos() * 10.0]);
+    }
+    let input = dir.join("x.npy");
+    std::fs::write(&input, npy(&[200_000, 2], &x)).unwrap();
+    let model = dir.join("model.json");
+    let before: &[u8] = b"{\"the previous model\": true}";
+    for delay_ms in [0, 30, 100, 300, 1000] {
+        std::fs::write(&model, before).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nogil"))
+            .args(["fit", "--input", s(&input), "--components", "8", "--n-init", "4", "--tol", "0"])
+            .args(["--max-iter", "60", "--out", s(&model)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let after = std::fs::read(&model).unwrap();
+        if after != before {
+            let json: serde_json::Value = serde_json::from_slice(&after).expect("a whole model, if not the old file");
+            assert_eq!(json["n_components"], 8, "after {delay_ms} ms");
+        }
+    }
+}
