@@ -132,10 +132,14 @@ struct ScoreArgs {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // Help and version go to stdout with status 0; usage errors are status 2.
+        // Help and version go to stdout with status 0.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("nogil: {}", one_line(&e));
+            return ExitCode::from(2);
         }
     };
     let result = match cli.command.unwrap_or(Command::Report(report::ReportArgs::default())) {
@@ -152,6 +156,20 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A usage error as one sentence: clap's message without its `error:`
+/// prefix, usage block and help tip, its lines joined.
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let joined = lines.join(" ");
+    format!("{} (see nogil --help)", joined.strip_prefix("error: ").unwrap_or(&joined))
 }
 
 fn pool(threads: Option<usize>) -> Result<Pool, String> {

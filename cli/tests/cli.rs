@@ -50,6 +50,8 @@ fn assert_user_error(o: &Output, needle: &str) {
     assert_eq!(o.status.code(), Some(2), "status for {needle:?}; stderr: {err}");
     assert!(err.contains(needle), "stderr should mention {needle:?}: {err}");
     assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "no panic: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("nogil: "), "{err}");
 }
 
 /// Reads back an `.npy` the program wrote, with the program's own reader's
@@ -631,4 +633,15 @@ fn a_fit_killed_mid_run_leaves_the_old_model_or_the_new_one_never_part_of_either
             assert_eq!(json["n_components"], 8, "after {delay_ms} ms");
         }
     }
+}
+
+#[test]
+fn usage_errors_are_one_line() {
+    let o = nogil(&["fit", "--input", &fixture("numpy_f64.npy")]);
+    assert_user_error(&o, "the following required arguments were not provided: --components <COMPONENTS> --out <OUT>");
+    assert_user_error(&nogil(&["fit", "--input", "x.npy", "--components", "2", "--ot", "m.json"]), "'--ot'");
+    assert_user_error(&nogil(&["bogus"]), "unrecognized subcommand 'bogus'");
+    assert_user_error(&nogil(&["fit", "--schedule", "guided,0"]), "chunk size of 0");
+    let o = nogil(&["--help"]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Usage: nogil"));
 }
