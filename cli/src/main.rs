@@ -5,6 +5,15 @@
 //! standard error, never a panic. The program holds no `unsafe` (forbidden
 //! in `Cargo.toml`): it orchestrates the library's safe calls and prints.
 
+/// `println!` that ignores a closed standard output (`nogil report | head`)
+/// instead of panicking; the run goes on and still writes its files.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod io;
 mod model_file;
 mod npy;
@@ -235,7 +244,7 @@ fn fit(a: &FitArgs) -> Result<(), String> {
         let labels = model.predict_with(&exec, &x.values).map_err(|e| e.to_string())?;
         io::write_npy_i64(path, &labels.iter().map(|&l| l as i64).collect::<Vec<_>>())?;
     }
-    println!(
+    say!(
         "fitted {} components ({}) to {} × {} in {} iterations (converged: {}); mean log-likelihood {:.6}; saved {}",
         model.components(),
         model.covariance_type(),
@@ -281,6 +290,6 @@ fn score(a: &ScoreArgs) -> Result<(), String> {
     let (m, x) = load_for(&a.model, &a.input)?;
     let pool = pool(a.threads)?;
     let s = m.score_with(&pool, &x.values).map_err(|e| e.to_string())?;
-    println!("{s}");
+    say!("{s}");
     Ok(())
 }

@@ -109,7 +109,7 @@ impl Ctx {
             check,
         });
         let r = self.rows.last().expect("just pushed");
-        println!(
+        say!(
             "  {:<48} {:>3} thr  {:>11}  {:>9}  {} {}",
             r.variant,
             r.threads,
@@ -171,13 +171,13 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
     };
     std::fs::create_dir_all(&a.out).map_err(|e| format!("cannot create {}: {e}", a.out.display()))?;
     let build = nogil::build_info();
-    println!("nogil report — {}", if a.quick { "quick sizes" } else { "the notebook's sizes" });
-    println!(
+    say!("nogil report — {}", if a.quick { "quick sizes" } else { "the notebook's sizes" });
+    say!(
         "machine: {} ({} CPUs allowed); build: {build}",
         cpu_model(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("parallel variants use {threads} threads; median of {runs} runs\n");
+    say!("parallel variants use {threads} threads; median of {runs} runs\n");
     let mut ctx = Ctx { runs, threads, quick: a.quick, seed: a.seed, rows: vec![], extra: serde_json::Map::new() };
     let wanted = |e: Experiment| a.only.is_none_or(|o| o == e);
     let started = Instant::now();
@@ -197,9 +197,9 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
         gmm(&mut ctx, &a.out)?;
     }
     let summary = summarize_findings(&ctx);
-    println!("\nsummary");
+    say!("\nsummary");
     for line in &summary {
-        println!("  {line}");
+        say!("  {line}");
     }
     for experiment in ["counters", "summarize", "pipes", "pairwise", "gmm"] {
         let bars: Vec<plot::Bar> = ctx
@@ -234,14 +234,9 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
     let path = a.out.join("results.json");
     let text = serde_json::to_string_pretty(&results).map_err(|e| format!("cannot encode results: {e}"))?;
     crate::io::write_atomic(&path, text.as_bytes())?;
-    println!(
-        "\nwrote {} and SVG plots in {} ({:.1} s)",
-        path.display(),
-        a.out.display(),
-        started.elapsed().as_secs_f64()
-    );
+    say!("\nwrote {} and SVG plots in {} ({:.1} s)", path.display(), a.out.display(), started.elapsed().as_secs_f64());
     if ctx.rows.iter().any(|r| !r.check_ok) {
-        println!("note: some checks failed (✗ above)");
+        say!("note: some checks failed (✗ above)");
     }
     Ok(())
 }
@@ -259,8 +254,8 @@ fn cpu_model() -> String {
 }
 
 fn header(title: &str) {
-    println!("{title}");
-    println!("  {:<48} {:>7}  {:>11}  {:>9}  check", "variant", "threads", "median", "speedup");
+    say!("{title}");
+    say!("  {:<48} {:>7}  {:>11}  {:>9}  check", "variant", "threads", "median", "speedup");
 }
 
 // ---------------------------------------------------------------------------
@@ -297,7 +292,7 @@ fn counters(ctx: &mut Ctx) -> Result<(), String> {
         );
     }
     bar.finish_and_clear();
-    println!();
+    say!();
     Ok(())
 }
 
@@ -350,7 +345,7 @@ fn summarize_experiment(ctx: &mut Ctx) -> Result<(), String> {
     let (ok, c) = check(s);
     ctx.push("summarize", "compensated (Neumaier), pool", t, tm, Some(base), ok, c);
     bar.finish_and_clear();
-    println!();
+    say!();
     Ok(())
 }
 
@@ -448,7 +443,7 @@ fn pipes(ctx: &mut Ctx) -> Result<(), String> {
     drop(to_thread);
     let _ = echo_thread.join();
     bar.finish_and_clear();
-    println!();
+    say!();
     Ok(())
 }
 
@@ -508,7 +503,7 @@ fn pairwise(ctx: &mut Ctx) -> Result<(), String> {
         );
     }
     bar.finish_and_clear();
-    println!();
+    say!();
     Ok(())
 }
 
@@ -554,7 +549,7 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
         let (mu0, draws) =
             if name == "A" { (set.start(&mut rng), 1) } else { set.start_near_each_blob(&mut rng, 1000) };
         if draws > 1 {
-            println!(
+            say!(
                 "  start: draw {draws} of randn(4, 2)·{} + {}, the first whose means are nearest to four different blobs",
                 set.start_scale,
                 set.mean()
@@ -646,7 +641,7 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
                 "covariances": model.covariances(), "lower_bounds": model.lower_bounds(),
             }),
         );
-        println!();
+        say!();
     }
     Ok(())
 }

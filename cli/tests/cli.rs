@@ -645,3 +645,20 @@ fn usage_errors_are_one_line() {
     let o = nogil(&["--help"]);
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Usage: nogil"));
 }
+
+#[test]
+fn a_closed_standard_output_is_no_panic() {
+    // `nogil report | head`: the reader goes away; the report finishes and writes its files.
+    let dir = scratch("closed_stdout");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nogil"))
+        .args(["report", "--quick", "--runs", "1", "--only", "counters", "--out", s(&dir)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert_eq!(read_json(&dir.join("results.json"))["settings"]["runs"], 1);
+}
