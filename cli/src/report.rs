@@ -53,7 +53,8 @@ pub struct ReportArgs {
     /// Run one experiment only.
     #[arg(long, value_enum)]
     only: Option<Experiment>,
-    /// Timed runs per variant; the median is reported (default 5, 3 with --quick).
+    /// Timed runs per variant, exactly; the median is reported. Default: 5 (3 with
+    /// --quick, 3 for the mixture fits), but no more once a variant's runs have taken 2 s.
     #[arg(long)]
     runs: Option<usize>,
 }
@@ -71,6 +72,11 @@ pub struct Row {
     pub variant: String,
     pub threads: usize,
     pub median_s: f64,
+    /// The fastest and slowest of the timed runs.
+    pub min_s: f64,
+    pub max_s: f64,
+    /// How many runs were timed.
+    pub runs: usize,
     /// Median time of the experiment's baseline divided by this one's.
     pub speedup: Option<f64>,
     pub check_ok: bool,
@@ -78,7 +84,7 @@ pub struct Row {
 }
 
 struct Ctx {
-    runs: usize,
+    runs: Runs,
     threads: usize,
     quick: bool,
     seed: u64,
@@ -94,7 +100,7 @@ impl Ctx {
         experiment: &str,
         variant: &str,
         threads: usize,
-        t: f64,
+        t: Timing,
         baseline: Option<f64>,
         ok: bool,
         check: String,
@@ -103,17 +109,21 @@ impl Ctx {
             experiment: experiment.into(),
             variant: variant.into(),
             threads,
-            median_s: t,
-            speedup: baseline.map(|b| b / t),
+            median_s: t.median,
+            min_s: t.min,
+            max_s: t.max,
+            runs: t.runs,
+            speedup: baseline.map(|b| b / t.median),
             check_ok: ok,
             check,
         });
         let r = self.rows.last().expect("just pushed");
         say!(
-            "  {:<48} {:>3} thr  {:>11}  {:>9}  {} {}",
+            "  {:<48} {:>3} thr  {:>11} {:>4}  {:>9}  {} {}",
             r.variant,
             r.threads,
             human(r.median_s),
+            format!("×{}", r.runs),
             r.speedup.map_or("—".into(), |s| format!("{s:.2}×")),
             if r.check_ok { "✓" } else { "✗" },
             r.check
@@ -121,18 +131,60 @@ impl Ctx {
     }
 }
 
-/// Median wall time of `runs` calls, and the last call's value.
-fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut times = Vec::with_capacity(runs);
+/// How many times a variant is timed.
+#[derive(Clone, Copy)]
+struct Runs {
+    /// At most this many runs (at least one).
+    most: usize,
+    /// Stop early once the runs so far took this long in all. A run of
+    /// seconds (the seed's EM, 25 or 50 iterations over 4·10⁶ points) is
+    /// itself many repetitions of one step, where a microsecond variant
+    /// needs its runs; each row records its fastest and slowest run, so
+    /// what a single run leaves unknown is not hidden.
+    budget: Option<Duration>,
+}
+
+impl Runs {
+    /// The report's wall-time budget per variant, when `--runs` is not given.
+    const BUDGET: Duration = Duration::from_secs(2);
+
+    /// A smaller default for slow experiments; an explicit `--runs` stays exact.
+    fn at_most(self, most: usize) -> Runs {
+        match self.budget {
+            Some(_) => Runs { most: self.most.min(most), ..self },
+            None => self,
+        }
+    }
+}
+
+/// A variant's timed runs.
+#[derive(Clone, Copy)]
+struct Timing {
+    median: f64,
+    min: f64,
+    max: f64,
+    runs: usize,
+}
+
+/// Times calls of `f` as `runs` says, and returns the last call's value.
+fn time<T>(runs: Runs, mut f: impl FnMut() -> T) -> (Timing, T) {
+    let mut times = Vec::with_capacity(runs.most);
     let mut last = None;
-    for _ in 0..runs.max(1) {
+    let started = Instant::now();
+    for _ in 0..runs.most.max(1) {
         let t = Instant::now();
         let v = black_box(f());
         times.push(t.elapsed().as_secs_f64());
         last = Some(v);
+        if runs.budget.is_some_and(|b| started.elapsed() >= b) {
+            break;
+        }
     }
     times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], last.expect("at least one run"))
+    let n = times.len();
+    let median = if n % 2 == 1 { times[n / 2] } else { (times[n / 2 - 1] + times[n / 2]) / 2.0 };
+    let timing = Timing { median, min: times[0], max: times[n - 1], runs: n };
+    (timing, last.expect("at least one run"))
 }
 
 fn human(s: f64) -> String {
@@ -165,9 +217,8 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
     };
     let runs = match a.runs {
         Some(0) => return Err("--runs must be at least 1".into()),
-        Some(r) => r,
-        None if a.quick => 3,
-        None => 5,
+        Some(most) => Runs { most, budget: None },
+        None => Runs { most: if a.quick { 3 } else { 5 }, budget: Some(Runs::BUDGET) },
     };
     std::fs::create_dir_all(&a.out).map_err(|e| format!("cannot create {}: {e}", a.out.display()))?;
     let build = nogil::build_info();
@@ -177,7 +228,14 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
         cpu_model(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    say!("parallel variants use {threads} threads; median of {runs} runs\n");
+    match runs.budget {
+        None => say!("parallel variants use {threads} threads; median of {} runs\n", runs.most),
+        Some(b) => say!(
+            "parallel variants use {threads} threads; median of {} runs, fewer where they take over {:.1} s in all\n",
+            runs.most,
+            b.as_secs_f64()
+        ),
+    }
     let mut ctx = Ctx { runs, threads, quick: a.quick, seed: a.seed, rows: vec![], extra: serde_json::Map::new() };
     let wanted = |e: Experiment| a.only.is_none_or(|o| o == e);
     let started = Instant::now();
@@ -225,7 +283,10 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
             "arch": std::env::consts::ARCH,
         },
         "build": { "lanes": build.lanes, "summary": build.to_string() },
-        "settings": { "quick": a.quick, "threads": threads, "runs": runs, "seed": a.seed },
+        "settings": {
+            "quick": a.quick, "threads": threads, "runs": runs.most,
+            "run_budget_s": runs.budget.map(|b| b.as_secs_f64()), "seed": a.seed,
+        },
         "rows": ctx.rows,
         "summary": summary,
         "details": ctx.extra,
@@ -255,7 +316,7 @@ fn cpu_model() -> String {
 
 fn header(title: &str) {
     say!("{title}");
-    say!("  {:<48} {:>7}  {:>11}  {:>9}  check", "variant", "threads", "median", "speedup");
+    say!("  {:<48} {:>7}  {:>11} {:>4}  {:>9}  check", "variant", "threads", "median", "runs", "speedup");
 }
 
 // ---------------------------------------------------------------------------
@@ -267,7 +328,15 @@ fn counters(ctx: &mut Ctx) -> Result<(), String> {
     let bar = progress(CounterKind::ALL.len() + 1, "counters");
     let (base, value) = time(ctx.runs, || count_mirror(n as u64));
     bar.inc(1);
-    ctx.push("counters", "sequential loop (mirror)", 1, base, Some(base), value == n as u64, format!("value {value}"));
+    ctx.push(
+        "counters",
+        "sequential loop (mirror)",
+        1,
+        base,
+        Some(base.median),
+        value == n as u64,
+        format!("value {value}"),
+    );
     let pool = Pool::new(threads).map_err(|e| e.to_string())?;
     for kind in CounterKind::ALL {
         bar.set_message(kind.name());
@@ -286,7 +355,7 @@ fn counters(ctx: &mut Ctx) -> Result<(), String> {
             label,
             threads,
             t,
-            Some(base),
+            Some(base.median),
             ok,
             format!("value {} of {}, lost {}", r.value, r.expected, r.lost),
         );
@@ -312,15 +381,15 @@ fn summarize_experiment(ctx: &mut Ctx) -> Result<(), String> {
     let (base, s) = time(ctx.runs, || summarize_mirror(&x));
     bar.inc(1);
     let (ok, c) = check(s);
-    ctx.push("summarize", "sequential loop (mirror, cell 5)", 1, base, Some(base), ok, c);
+    ctx.push("summarize", "sequential loop (mirror, cell 5)", 1, base, Some(base.median), ok, c);
     let (tm, s) = time(ctx.runs, || summarize_simd(&x));
     bar.inc(1);
     let (ok, c) = check(s);
-    ctx.push("summarize", "SIMD, one thread", 1, tm, Some(base), ok, c);
+    ctx.push("summarize", "SIMD, one thread", 1, tm, Some(base.median), ok, c);
     let (tm, s) = time(ctx.runs, || summarize_strided(&pool, &x, t).expect("t >= 1"));
     bar.inc(1);
     let (ok, c) = check(s);
-    ctx.push("summarize", "strided partitions x[i::t], pool (cell 8)", t, tm, Some(base), ok, c);
+    ctx.push("summarize", "strided partitions x[i::t], pool (cell 8)", t, tm, Some(base.median), ok, c);
     let rayon = Rayon::new(t).map_err(|e| e.to_string())?;
     let spawn = SpawnPerCall::new(t, Schedule::Static { chunk: None }).map_err(|e| e.to_string())?;
     let guided = pool.with_schedule(Schedule::Guided { min_chunk: 1 }).map_err(|e| e.to_string())?;
@@ -334,16 +403,16 @@ fn summarize_experiment(ctx: &mut Ctx) -> Result<(), String> {
         let (tm, s) = time(ctx.runs, || summarize(exec, &x));
         bar.inc(1);
         let (ok, c) = check(s);
-        ctx.push("summarize", label, t, tm, Some(base), ok, c);
+        ctx.push("summarize", label, t, tm, Some(base.median), ok, c);
     }
     let (tm, s) = time(ctx.runs, || summarize(&Pool::new(t).expect("built above"), &x));
     bar.inc(1);
     let (ok, c) = check(s);
-    ctx.push("summarize", "a new pool created per call (Pool(4) per call)", t, tm, Some(base), ok, c);
+    ctx.push("summarize", "a new pool created per call (Pool(4) per call)", t, tm, Some(base.median), ok, c);
     let (tm, s) = time(ctx.runs, || summarize_compensated(&pool, &x));
     bar.inc(1);
     let (ok, c) = check(s);
-    ctx.push("summarize", "compensated (Neumaier), pool", t, tm, Some(base), ok, c);
+    ctx.push("summarize", "compensated (Neumaier), pool", t, tm, Some(base.median), ok, c);
     bar.finish_and_clear();
     say!();
     Ok(())
@@ -415,7 +484,7 @@ fn pipes(ctx: &mut Ctx) -> Result<(), String> {
             &format!("{n} numbers through a pipe to a child process"),
             1,
             base,
-            Some(base),
+            Some(base.median),
             ok,
             format!("{} numbers back intact", back.len()),
         );
@@ -435,7 +504,7 @@ fn pipes(ctx: &mut Ctx) -> Result<(), String> {
             &format!("{n} numbers handed to a pinned thread"),
             1,
             tm,
-            Some(base),
+            Some(base.median),
             ok,
             "same buffer back".into(),
         );
@@ -467,19 +536,19 @@ fn pairwise(ctx: &mut Ctx) -> Result<(), String> {
         let (base, v) = time(ctx.runs, || pairwise_sum_mirror(&x));
         bar.inc(1);
         let (ok, c) = check(v);
-        ctx.push(&name, "sequential loop (mirror, cell 28)", 1, base, Some(base), ok, c);
+        ctx.push(&name, "sequential loop (mirror, cell 28)", 1, base, Some(base.median), ok, c);
         let (tm, v) = time(ctx.runs, || pairwise_sum(&Sequential, &x));
         bar.inc(1);
         let (ok, c) = check(v);
-        ctx.push(&name, "SIMD, one thread", 1, tm, Some(base), ok, c);
+        ctx.push(&name, "SIMD, one thread", 1, tm, Some(base.median), ok, c);
         let (tm, v) = time(ctx.runs, || pairwise_sum_tasks(&dynamic, &x));
         bar.inc(1);
         let (ok, c) = check(v);
-        ctx.push(&name, "one task per element, pool dynamic,1 (cell 32)", t, tm, Some(base), ok, c);
+        ctx.push(&name, "one task per element, pool dynamic,1 (cell 32)", t, tm, Some(base.median), ok, c);
         let (tm, v) = time(ctx.runs, || pairwise_sum(&guided, &x));
         bar.inc(1);
         let (ok, c) = check(v);
-        ctx.push(&name, "SIMD, prange guided on the pool (cell 36)", t, tm, Some(base), ok, c);
+        ctx.push(&name, "SIMD, prange guided on the pool (cell 36)", t, tm, Some(base.median), ok, c);
     }
     let x = randn(&mut rng, big).map_err(|e| e.to_string())?;
     let exact = pairwise_sum_exact(&Sequential, &x);
@@ -489,9 +558,9 @@ fn pairwise(ctx: &mut Ctx) -> Result<(), String> {
     let mut one = None;
     for threads in [1, 2, 4] {
         let p = Pool::new(threads).map_err(|e| e.to_string())?;
-        let (tm, v) = time(ctx.runs.min(3), || pairwise_sum(&p, &x));
+        let (tm, v) = time(ctx.runs.at_most(3), || pairwise_sum(&p, &x));
         bar.inc(1);
-        let base = *one.get_or_insert(tm);
+        let base = *one.get_or_insert(tm.median);
         ctx.push(
             &name,
             "SIMD on the pool (speedup vs 1 thread)",
@@ -530,7 +599,7 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
     let guided = pool.with_schedule(Schedule::Guided { min_chunk: 1 }).map_err(|e| e.to_string())?;
     let rayon = Rayon::new(t).map_err(|e| e.to_string())?;
     let spawn = SpawnPerCall::new(t, Schedule::Static { chunk: None }).map_err(|e| e.to_string())?;
-    let runs = ctx.runs.min(3);
+    let runs = ctx.runs.at_most(3);
     for (name, set) in sets {
         let (n, spacing, iters) = (set.points(), set.spacing, set.iterations);
         header(&format!(
@@ -564,7 +633,7 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
             Err(e) => (false, e.to_string()),
         };
         drop(fit);
-        ctx.push(&exp_name, "the seed's EM: mirror E-step, numpy-style M-step", 1, base, Some(base), ok, c);
+        ctx.push(&exp_name, "the seed's EM: mirror E-step, numpy-style M-step", 1, base, Some(base.median), ok, c);
         let gm = GaussianMixture::new(4).tol(0.0).max_iter(iters).init(Init::Given(InitialParams {
             weights: Some(vec![0.25; 4]),
             means: Some(mu0.clone()),
@@ -596,7 +665,7 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
                 label,
                 threads,
                 tm,
-                Some(base),
+                Some(base.median),
                 ok && same,
                 if same { c } else { format!("{c}; differs from the sequential fit") },
             );
@@ -613,7 +682,7 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
             "nogil defaults (k-means init, tol 1e-3), pool static",
             t,
             tm,
-            Some(base),
+            Some(base.median),
             ok,
             format!("{c}, {} iterations", auto.n_iter()),
         );

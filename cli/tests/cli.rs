@@ -108,6 +108,10 @@ fn report_quick_writes_json_and_svgs() {
     assert!(rows.len() >= 40, "{} rows", rows.len());
     for r in rows {
         assert!(r["median_s"].as_f64().unwrap() > 0.0, "{r}");
+        let (lo, mid, hi) =
+            (r["min_s"].as_f64().unwrap(), r["median_s"].as_f64().unwrap(), r["max_s"].as_f64().unwrap());
+        assert!(lo <= mid && mid <= hi, "{r}");
+        assert_eq!(r["runs"], 1, "--runs 1 is exact: {r}");
         assert!(r["check_ok"].as_bool().unwrap(), "a check failed: {r}");
     }
     assert_eq!(json["build"]["lanes"].as_u64().unwrap() as usize, nogil::build_info().lanes);
