@@ -205,6 +205,7 @@ mod tests {
     use rand::rngs::StdRng;
 
     #[test]
+    #[cfg_attr(miri, ignore = "6·10⁴ draws: slow under Miri")]
     fn the_same_seed_gives_the_same_bits_and_blobs_sit_where_they_should() {
         let set = SeedSet { per_blob: 5_000, ..SEED_SET_B };
         let a = set.data(&mut StdRng::seed_from_u64(3)).unwrap();
