@@ -14,17 +14,12 @@ use std::time::Duration;
 mod common;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
+use nogil::data::{blobs, standard_normal};
 use nogil::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel, Init, Parallelism};
-use nogil::kernels::gauss::expectation;
+use nogil::kernels::seed_em::expectation;
 use nogil::kernels::summarize::summarize;
 use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
-use rand::{RngExt, SeedableRng, rngs::StdRng};
-
-fn randn(rng: &mut StdRng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
+use rand::{SeedableRng, rngs::StdRng};
 
 /// `k` unit-variance blobs in `d` dimensions, `spacing` apart along the
 /// diagonal, `n` points in all; and the model EM would hold midway.
@@ -35,9 +30,10 @@ fn data(n: usize, d: usize, k: usize, spacing: f64) -> (Vec<f64>, GaussianMixtur
 /// [`data`] with a model of covariance type `t` (full: 1.2 on the diagonal,
 /// 0.1 off it; diag: 1.2).
 fn data_as(t: CovarianceType, n: usize, d: usize, k: usize, spacing: f64) -> (Vec<f64>, GaussianMixtureModel) {
+    assert_eq!(n % k, 0, "whole blobs");
     let mut rng = StdRng::seed_from_u64(37);
-    let x: Vec<f64> = (0..n * d).map(|i| randn(&mut rng) + ((i / d) * k / n) as f64 * spacing).collect();
-    let means: Vec<f64> = (0..k * d).map(|i| (i / d) as f64 * spacing + 0.3 * randn(&mut rng)).collect();
+    let x = blobs(&mut rng, k, n / k, d, spacing).unwrap();
+    let means: Vec<f64> = (0..k * d).map(|i| (i / d) as f64 * spacing + 0.3 * standard_normal(&mut rng)).collect();
     let cov: Vec<f64> = match t {
         CovarianceType::Diag => vec![1.2; k * d],
         _ => (0..k).flat_map(|_| (0..d * d).map(|e| if e / d == e % d { 1.2 } else { 0.1 })).collect(),

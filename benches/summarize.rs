@@ -17,17 +17,13 @@ use nogil::kernels::summarize::{
     read_reference, summarize, summarize_compensated, summarize_raw, summarize_simd, summarize_strided,
 };
 use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
-use rand::{RngExt, SeedableRng, rngs::StdRng};
+use rand::{SeedableRng, rngs::StdRng};
 
-/// randn(n) + 8.342, by Box–Muller.
+/// randn(n) + 8.342.
 fn seed_data(n: usize) -> Vec<f64> {
-    let mut rng = StdRng::seed_from_u64(42);
-    (0..n)
-        .map(|_| {
-            let (u, v): (f64, f64) = (1.0 - rng.random::<f64>(), rng.random());
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos() + 8.342
-        })
-        .collect()
+    let mut x = nogil::data::randn(&mut StdRng::seed_from_u64(42), n).unwrap();
+    x.iter_mut().for_each(|v| *v += 8.342);
+    x
 }
 
 fn bench(c: &mut Criterion) {

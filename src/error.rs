@@ -119,6 +119,14 @@ pub enum Error {
         /// Its size, as asked for.
         requested: String,
     },
+    /// The seed's EM ([`kernels::seed_em`](crate::kernels::seed_em)) met a
+    /// case its arithmetic cannot handle, where numpy would give NaN or raise.
+    SeedEm {
+        /// The EM iteration (1-based; 0 for a call outside `em`).
+        iteration: usize,
+        /// What broke down, e.g. a row whose densities all underflow.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -175,6 +183,10 @@ impl fmt::Display for Error {
             ),
             Error::TooLarge { what, requested } => {
                 write!(f, "{what} ({requested}) needs more memory than can be allocated")
+            }
+            Error::SeedEm { iteration: 0, reason } => write!(f, "the seed's EM breaks down: {reason}"),
+            Error::SeedEm { iteration, reason } => {
+                write!(f, "the seed's EM breaks down in iteration {iteration}: {reason}")
             }
         }
     }

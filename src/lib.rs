@@ -17,7 +17,11 @@
 //!
 //! Each kernel exists as a raw-pointer mirror of the seed's loop (`*_raw`, an
 //! `unsafe fn` with a `# Safety` contract, the oracle) and as a safe, SIMD,
-//! executor-parallel form that tests hold to the mirror.
+//! executor-parallel form that tests hold to the mirror. The experiments'
+//! seeded data (one Box–Muller normal, the notebook's data sets) are in
+//! [`data`], and the seed's whole EM as the notebook wrote it, the baseline,
+//! is [`kernels::seed_em`]; the `nogil` program, the benches and the tests
+//! share both.
 //!
 //! ## Executors: the seed's backends as one trait
 //!
@@ -100,6 +104,8 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(not(loom))]
+pub mod data;
 mod error;
 #[cfg(not(loom))]
 pub mod gmm;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Fixture, THREADS, chunk_params, schedules, size};
-use nogil::kernels::counter::{CounterKind, count, count_raw};
+use nogil::kernels::counter::{CounterKind, count, count_mirror, count_raw};
 
 #[test]
 fn exact_kinds_are_exact_and_racy_kinds_never_overshoot() {
@@ -45,4 +45,5 @@ fn the_mirror_counts_every_increment() {
     // SAFETY: `x` is a live local that nothing else touches.
     unsafe { count_raw(&mut x, 1000) };
     assert_eq!(x, 1005);
+    assert_eq!(count_mirror(1000), 1000);
 }

@@ -1,13 +1,16 @@
 //! The Gaussian mixture: against a plain reference EM written here (obvious
 //! loops, explicit inverses, exp-then-normalise), the mirror, closed forms,
-//! the seed's data sets, determinism across executors, hard data and errors.
+//! determinism across executors, hard data and errors. The seed's data sets
+//! and its own EM are in `seed_em.rs`.
 
 // Index loops over i, j, c mirror the formulas they compute.
 #![allow(clippy::needless_range_loop)]
 
 mod common;
 
+use common::linalg::{identity, inverse_and_log_det, random_spd};
 use common::{Fixture, THREADS, on_every_path, schedules, size};
+use nogil::data::standard_normal;
 use nogil::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism};
 use nogil::kernels::gauss::{Factor, Gaussians, LN_2PI, log_densities, log_probability_raw};
 use nogil::sched::MAX_THREADS;
@@ -18,47 +21,8 @@ use rand::{RngExt, SeedableRng};
 const TYPES: [CovarianceType; 4] =
     [CovarianceType::Full, CovarianceType::Tied, CovarianceType::Diag, CovarianceType::Spherical];
 
-fn randn(rng: &mut StdRng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
 // ---------------------------------------------------------------------------
 // The reference: plain EM, as a textbook writes it.
-
-/// Inverse and log-determinant of a symmetric positive definite matrix, by
-/// Gauss–Jordan elimination with partial pivoting.
-fn inverse_and_log_det(a: &[f64], d: usize) -> (Vec<f64>, f64) {
-    let mut m = a.to_vec();
-    let mut inv: Vec<f64> = (0..d * d).map(|i| if i / d == i % d { 1.0 } else { 0.0 }).collect();
-    let mut log_det = 0.0;
-    for col in 0..d {
-        let pivot = (col..d).max_by(|&i, &j| m[i * d + col].abs().total_cmp(&m[j * d + col].abs())).unwrap();
-        if pivot != col {
-            for j in 0..d {
-                m.swap(pivot * d + j, col * d + j);
-                inv.swap(pivot * d + j, col * d + j);
-            }
-        }
-        let p = m[col * d + col];
-        log_det += p.abs().ln();
-        for j in 0..d {
-            m[col * d + j] /= p;
-            inv[col * d + j] /= p;
-        }
-        for i in 0..d {
-            if i != col {
-                let f = m[i * d + col];
-                for j in 0..d {
-                    m[i * d + j] -= f * m[col * d + j];
-                    inv[i * d + j] -= f * inv[col * d + j];
-                }
-            }
-        }
-    }
-    (inv, log_det)
-}
 
 /// Expands covariances of any type to `k` full `d × d` matrices.
 fn full_covariances(t: CovarianceType, cov: &[f64], k: usize, d: usize) -> Vec<f64> {
@@ -196,7 +160,7 @@ fn blobs(k: usize, d: usize, per: usize, rng: &mut StdRng) -> (Vec<f64>, Vec<f64
     let mut x = Vec::with_capacity(k * per * d);
     for c in 0..k {
         for _ in 0..per {
-            let z: Vec<f64> = (0..d).map(|_| randn(rng)).collect();
+            let z: Vec<f64> = (0..d).map(|_| standard_normal(rng)).collect();
             for a in 0..d {
                 // A mild correlation with the previous feature.
                 let corr = if a > 0 { 0.3 * z[a - 1] } else { 0.0 };
@@ -216,7 +180,7 @@ fn assert_close(what: &str, got: &[f64], want: &[f64], rel: f64) {
 }
 
 fn initial_for(t: CovarianceType, k: usize, d: usize, centers: &[f64], rng: &mut StdRng) -> InitialParams {
-    let means: Vec<f64> = centers.iter().map(|c| c + 0.3 * randn(rng)).collect();
+    let means: Vec<f64> = centers.iter().map(|c| c + 0.3 * standard_normal(rng)).collect();
     let covariances = match t {
         CovarianceType::Full => (0..k).flat_map(|_| identity(d)).collect(),
         CovarianceType::Tied => identity(d),
@@ -229,10 +193,6 @@ fn initial_for(t: CovarianceType, k: usize, d: usize, centers: &[f64], rng: &mut
         covariances: Some(covariances),
         precisions: None,
     }
-}
-
-fn identity(d: usize) -> Vec<f64> {
-    (0..d * d).map(|i| if i / d == i % d { 1.0 } else { 0.0 }).collect()
 }
 
 #[test]
@@ -305,19 +265,6 @@ fn assert_agrees_with_reference_em(t: CovarianceType, x: &[f64], d: usize, init:
 // ---------------------------------------------------------------------------
 // Log-densities: mirror, fast kernel, closed form.
 
-/// A random symmetric positive definite matrix `A·Aᵀ + d·I/2`.
-fn random_spd(d: usize, rng: &mut StdRng) -> Vec<f64> {
-    let a: Vec<f64> = (0..d * d).map(|_| randn(rng)).collect();
-    let mut m = vec![0.0; d * d];
-    for i in 0..d {
-        for j in 0..d {
-            m[i * d + j] = (0..d).map(|p| a[i * d + p] * a[j * d + p]).sum::<f64>();
-        }
-        m[i * d + i] += 0.5 * d as f64;
-    }
-    m
-}
-
 #[test]
 fn fast_log_densities_agree_with_the_mirror_on_random_spd_matrices() {
     on_every_path(|| {
@@ -327,8 +274,8 @@ fn fast_log_densities_agree_with_the_mirror_on_random_spd_matrices() {
             let k = 3;
             let n = size(257, 11);
             let cov: Vec<Vec<f64>> = (0..k).map(|_| random_spd(d, &mut rng)).collect();
-            let means: Vec<f64> = (0..k * d).map(|_| randn(&mut rng)).collect();
-            let x: Vec<f64> = (0..n * d).map(|_| 2.0 * randn(&mut rng)).collect();
+            let means: Vec<f64> = (0..k * d).map(|_| standard_normal(&mut rng)).collect();
+            let x: Vec<f64> = (0..n * d).map(|_| 2.0 * standard_normal(&mut rng)).collect();
             let mut factors = vec![];
             for c in &cov {
                 let l = nogil::kernels::gauss::cholesky(c, d).unwrap();
@@ -363,40 +310,6 @@ fn fast_log_densities_agree_with_the_mirror_on_random_spd_matrices() {
 }
 
 #[test]
-fn the_seeds_expectation_agrees_with_the_fused_responsibilities() {
-    on_every_path(|| {
-        let mut rng = StdRng::seed_from_u64(8);
-        let (d, k, n) = (3, 2, size(200, 9));
-        let cov: Vec<f64> = (0..k).flat_map(|_| random_spd(d, &mut rng)).collect();
-        let means: Vec<f64> = (0..k * d).map(|_| randn(&mut rng)).collect();
-        let x: Vec<f64> = (0..n * d).map(|_| 2.0 * randn(&mut rng)).collect();
-        let mut r = vec![0.0; k * n];
-        nogil::kernels::gauss::expectation(&x, d, &means, &cov, &mut r).unwrap();
-        // The seed has no mixture weights: equal weights give the same responsibilities.
-        let model =
-            GaussianMixtureModel::from_parameters(CovarianceType::Full, d, vec![0.5, 0.5], means.clone(), cov.clone())
-                .unwrap();
-        let proba = model.predict_proba_with(&Sequential, &x).unwrap();
-        for i in 0..n {
-            for c in 0..k {
-                let (seed, fused) = (r[c * n + i], proba[i * k + c]);
-                assert!((seed - fused).abs() < 1e-12, "row {i} component {c}: {seed} vs {fused}");
-            }
-        }
-        let mut not_pd = cov.clone();
-        not_pd[d * d] = -1.0;
-        assert!(matches!(
-            nogil::kernels::gauss::expectation(&x, d, &means, &not_pd, &mut r),
-            Err(Error::NotPositiveDefinite { component: 1, .. })
-        ));
-        assert!(matches!(
-            nogil::kernels::gauss::expectation(&x, d, &means, &cov, &mut r[1..]),
-            Err(Error::Shape { .. })
-        ));
-    });
-}
-
-#[test]
 fn log_densities_match_the_standard_normal_closed_form() {
     for d in [1, 2, 5, 9] {
         let g = Gaussians::new(d, Factor::Triangular, vec![0.0; d], identity(d), &[0.0]).unwrap();
@@ -414,83 +327,6 @@ fn log_densities_match_the_standard_normal_closed_form() {
                 assert!((v - want).abs() <= 1e-13 * want.abs(), "d={d} row {i} {name}: {v} vs {want}");
             }
         }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The seed's data sets.
-
-fn seed_blobs(per: usize, spacing: f64, rng: &mut StdRng) -> Vec<f64> {
-    let mut x = Vec::with_capacity(4 * per * 2);
-    for i in 0..4 {
-        for _ in 0..per * 2 {
-            x.push(randn(rng) + i as f64 * spacing);
-        }
-    }
-    x
-}
-
-fn assert_recovers_diagonal_means(model: &GaussianMixtureModel, spacing: f64, tol: f64) {
-    let mut found: Vec<[f64; 2]> = model.means().chunks_exact(2).map(|m| [m[0], m[1]]).collect();
-    found.sort_by(|a, b| a[0].total_cmp(&b[0]));
-    for (i, m) in found.iter().enumerate() {
-        let want = i as f64 * spacing;
-        assert!((m[0] - want).abs() < tol && (m[1] - want).abs() < tol, "mean {i}: {m:?}, want {want}");
-    }
-}
-
-#[test]
-#[cfg_attr(miri, ignore = "4·10⁵ points: too slow under Miri")]
-fn recovers_the_seeds_first_data_set() {
-    // Cell 17/18: 4 blobs 4 apart, 10⁵ points each, initial means randn + mean, 50 iterations.
-    let mut rng = StdRng::seed_from_u64(2016);
-    let x = seed_blobs(100_000, 4.0, &mut rng);
-    // The seed's random start; from some starts EM needs more than the
-    // seed's 50 iterations (two means sharing a blob separate slowly), so the
-    // start is drawn from its own fixed stream.
-    let mut start = StdRng::seed_from_u64(1);
-    let means: Vec<f64> = (0..8).map(|_| randn(&mut start) + 6.0).collect();
-    let pool = Pool::new(2).unwrap();
-    let model = GaussianMixture::new(4)
-        .tol(0.0)
-        .max_iter(50)
-        .init(Init::Given(InitialParams {
-            weights: Some(vec![0.25; 4]),
-            means: Some(means),
-            covariances: Some((0..4).flat_map(|_| identity(2)).collect()),
-            precisions: None,
-        }))
-        .fit_with(&pool, &x, 2)
-        .unwrap();
-    assert_recovers_diagonal_means(&model, 4.0, 0.01);
-    // And from the default initialization.
-    let model = GaussianMixture::new(4).seed(3).fit_with(&pool, &x, 2).unwrap();
-    assert!(model.converged());
-    assert_recovers_diagonal_means(&model, 4.0, 0.01);
-}
-
-#[test]
-#[cfg_attr(miri, ignore = "4·10⁶ points: too slow under Miri")]
-fn recovers_the_seeds_second_data_set() {
-    // Cell 37: 4 blobs 5 apart, 10⁶ points each, initial means randn·4 + mean, 25 iterations.
-    let mut rng = StdRng::seed_from_u64(37);
-    let x = seed_blobs(1_000_000, 5.0, &mut rng);
-    let means: Vec<f64> = (0..8).map(|_| randn(&mut rng) * 4.0 + 7.5).collect();
-    let pool = Pool::new(2).unwrap();
-    for parallelism in [Parallelism::Data, Parallelism::Model] {
-        let model = GaussianMixture::new(4)
-            .tol(0.0)
-            .max_iter(25)
-            .parallelism(parallelism)
-            .init(Init::Given(InitialParams {
-                weights: Some(vec![0.25; 4]),
-                means: Some(means.clone()),
-                covariances: Some((0..4).flat_map(|_| identity(2)).collect()),
-                precisions: None,
-            }))
-            .fit_with(&pool, &x, 2)
-            .unwrap();
-        assert_recovers_diagonal_means(&model, 5.0, 0.01);
     }
 }
 
@@ -709,7 +545,8 @@ fn hard_data_give_sensible_parameters_or_the_documented_error() {
     }
     // A constant feature.
     let mut rng = StdRng::seed_from_u64(15);
-    let x: Vec<f64> = (0..size(300, 12)).flat_map(|i| [randn(&mut rng) + (i % 2) as f64 * 8.0, 4.0]).collect();
+    let x: Vec<f64> =
+        (0..size(300, 12)).flat_map(|i| [standard_normal(&mut rng) + (i % 2) as f64 * 8.0, 4.0]).collect();
     for t in TYPES {
         let m = GaussianMixture::new(2).covariance_type(t).fit_with(&Sequential, &x, 2).unwrap();
         finite_model(&m);

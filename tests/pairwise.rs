@@ -5,7 +5,7 @@ mod common;
 
 use common::{Fixture, chunk_params, on_every_path, schedules, size};
 use nogil::kernels::pairwise::{
-    block_sum_raw, fma_peak, pairwise_sum, pairwise_sum_exact, pairwise_sum_raw, pairwise_sum_strided,
+    block_sum_raw, fma_peak, pairwise_sum, pairwise_sum_exact, pairwise_sum_mirror as mirror, pairwise_sum_strided,
     pairwise_sum_tasks, scalar_sum, scalar_sum_raw,
 };
 use nogil::{Error, Sequential};
@@ -26,11 +26,6 @@ fn lengths() -> Vec<usize> {
         v.extend([130, 2049, 2048 + 2 * LANES + 1, 3000, 5003]);
     }
     v
-}
-
-fn mirror(x: &[f64]) -> f64 {
-    // SAFETY: a slice is valid for reads of its length.
-    unsafe { pairwise_sum_raw(x.as_ptr(), x.len()) }
 }
 
 #[test]

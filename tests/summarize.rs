@@ -4,7 +4,7 @@ mod common;
 
 use common::{Fixture, chunk_params, on_every_path, schedules, size};
 use nogil::kernels::summarize::{
-    Summary, read_reference, sum_simd, summarize, summarize_compensated, summarize_raw, summarize_simd,
+    Summary, read_reference, sum_simd, summarize, summarize_compensated, summarize_mirror as mirror, summarize_simd,
     summarize_strided,
 };
 use nogil::{Error, Sequential};
@@ -27,11 +27,6 @@ fn lengths() -> Vec<usize> {
         v.extend([4095, 4096, 4097, 3 * 4096 + 17, 100_003, 1_000_000]);
     }
     v
-}
-
-fn mirror(x: &[f64]) -> Summary {
-    // SAFETY: a slice is valid for reads of its length.
-    unsafe { summarize_raw(x.as_ptr(), x.len()) }
 }
 
 #[test]

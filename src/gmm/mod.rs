@@ -41,19 +41,18 @@
 #![allow(clippy::needless_range_loop)]
 
 mod init;
+mod sample;
 mod stats;
 
 use std::fmt;
 use std::str::FromStr;
 
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, RngExt, SeedableRng};
 
 use crate::error::{try_filled, try_room};
 pub use crate::kernels::gauss::Parallelism;
-use crate::kernels::gauss::{
-    Gaussians, PassStats, RowOutput, cholesky, inverse_and_log_det, pass, pass_values, per_row, rows,
-};
+use crate::kernels::gauss::{Gaussians, PassStats, RowOutput, inverse_and_log_det, pass, pass_values, per_row, rows};
 use crate::kernels::summarize::first_non_finite;
 use crate::sched::{Executor, Pool, Sequential};
 use crate::simd::Simd;
@@ -873,76 +872,6 @@ impl GaussianMixtureModel {
         let n = (x.len() / self.d) as f64;
         Ok(-2.0 * score * n + 2.0 * self.n_parameters() as f64)
     }
-
-    /// Draws `n` points from the mixture: `(x, labels)`, `x` row-major
-    /// `n × d`, grouped by component as scikit-learn's `sample` returns them.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::TooLarge`] if the `n × d` values cannot be allocated, before
-    /// any point is drawn.
-    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Result<(Vec<f64>, Vec<usize>), Error> {
-        let (k, d) = (self.components(), self.d);
-        let mut x = try_filled("the sample", n, d, 0.0)?;
-        let mut labels = try_filled("the sample's labels", n, 1, 0)?;
-        let mut counts = vec![0usize; k];
-        for _ in 0..n {
-            let u: f64 = rng.random();
-            let mut acc = 0.0;
-            let mut c = k - 1;
-            for (i, w) in self.params.weights.iter().enumerate() {
-                acc += w;
-                if u < acc {
-                    c = i;
-                    break;
-                }
-            }
-            counts[c] += 1;
-        }
-        // Each component's covariance factor: lower L with Σ = L·Lᵀ (it
-        // exists: the model's covariances passed the same factorization).
-        let factor = |c: usize| -> Result<Vec<f64>, Error> {
-            let cov = &self.params.covariances;
-            match self.covariance_type {
-                CovarianceType::Full => cholesky(&cov[c * d * d..(c + 1) * d * d], d),
-                CovarianceType::Tied => cholesky(cov, d),
-                CovarianceType::Diag => Some(diag_matrix(cov[c * d..(c + 1) * d].iter().map(|v| v.sqrt()), d)),
-                CovarianceType::Spherical => Some(diag_matrix(std::iter::repeat_n(cov[c].sqrt(), d), d)),
-            }
-            .ok_or(Error::SingularCovariance { component: c })
-        };
-        let mut z = vec![0.0; d];
-        let mut rows = x.chunks_exact_mut(d).zip(labels.iter_mut());
-        for (c, &count) in counts.iter().enumerate() {
-            let l = factor(c)?;
-            let mu = &self.params.means[c * d..(c + 1) * d];
-            for (row, label) in rows.by_ref().take(count) {
-                for v in z.iter_mut() {
-                    *v = standard_normal(rng);
-                }
-                for (i, o) in row.iter_mut().enumerate() {
-                    *o = mu[i] + (0..=i).map(|j| l[i * d + j] * z[j]).sum::<f64>();
-                }
-                *label = c;
-            }
-        }
-        Ok((x, labels))
-    }
-}
-
-fn diag_matrix(diag: impl Iterator<Item = f64>, d: usize) -> Vec<f64> {
-    let mut m = vec![0.0; d * d];
-    for (i, v) in diag.enumerate() {
-        m[i * d + i] = v;
-    }
-    m
-}
-
-/// A standard normal deviate (Box–Muller; `u₁` in (0, 1] so `ln u₁` is finite).
-fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// The global pool, or the calling thread alone if it could not be built.

@@ -9,7 +9,8 @@
 //!
 //! The racy forms use relaxed atomic loads and stores, so they lose updates
 //! exactly as the seed's do, without the undefined behaviour of a data race.
-//! [`count_raw`] is the mirror: the seed's loop on one thread.
+//! [`count_raw`] is the mirror: the seed's loop on one thread ([`count_mirror`]
+//! runs it safely).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +86,16 @@ pub unsafe fn count_raw(x: *mut u64, increments: u64) {
         // SAFETY: the caller promises `x` is valid and not shared.
         unsafe { *black_box(x) += 1 };
     }
+}
+
+/// [`count_raw`] on a counter of its own, starting at 0: the seed's loop,
+/// safe, the baseline the threaded kinds are timed against. Returns the
+/// final value (`increments`).
+pub fn count_mirror(increments: u64) -> u64 {
+    let mut x = 0;
+    // SAFETY: `x` is a local that nothing else can reach during the call.
+    unsafe { count_raw(&mut x, increments) };
+    x
 }
 
 /// Runs `increments` increments of one shared counter, updated as `kind`

@@ -6,10 +6,14 @@
 //! at run time, run on any [`Executor`](crate::Executor), behind a safe
 //! slice API). Tests hold the fast forms to the mirrors and to plain
 //! references.
+//!
+//! [`seed_em`] is not a kernel but the seed's whole EM as the notebook wrote
+//! it, over the [`gauss`] mirrors: the baseline the mixture is timed against.
 
 pub mod counter;
 pub mod gauss;
 pub(crate) mod kmeans;
 pub mod linalg;
 pub mod pairwise;
+pub mod seed_em;
 pub mod summarize;

@@ -6,8 +6,9 @@
 //! (cell 30), with one joblib task per element (cell 32), and with one task
 //! per strided partition `X[i::threads]` (cells 34–36). Here:
 //!
-//! - mirrors: [`scalar_sum_raw`] and [`pairwise_sum_raw`] (cell 28), and
-//!   [`block_sum_raw`] (cell 34's two-array `scalar_sum`): the oracles;
+//! - mirrors: [`scalar_sum_raw`] and [`pairwise_sum_raw`] (cell 28, safe
+//!   over a slice as [`pairwise_sum_mirror`]), and [`block_sum_raw`] (cell
+//!   34's two-array `scalar_sum`): the oracles;
 //! - [`scalar_sum`]: `Σⱼ xⱼ·y` with SIMD and four accumulators;
 //! - [`pairwise_sum`]: the fast kernel — rows of the outer loop in fixed
 //!   blocks on any [`Executor`], each block register-blocked (4 rows × 2
@@ -61,6 +62,12 @@ pub unsafe fn pairwise_sum_raw(x: *const f64, n: usize) -> f64 {
         sum += unsafe { scalar_sum_raw(x, *x.add(i), n) };
     }
     sum
+}
+
+/// [`pairwise_sum_raw`] over a slice: the seed's loop (cell 28), safe.
+pub fn pairwise_sum_mirror(x: &[f64]) -> f64 {
+    // SAFETY: a slice is valid for reads of its `len()` values.
+    unsafe { pairwise_sum_raw(x.as_ptr(), x.len()) }
 }
 
 /// Mirror of the seed's two-array `scalar_sum(double* X, double* y, int n, int m)`

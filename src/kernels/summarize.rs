@@ -5,7 +5,7 @@
 //! `X[i::4]` (cell 8) and contiguous ones `X[i*n:(i+1)*n]` (cell 10). Here:
 //!
 //! - [`summarize_raw`]: the mirror, one left-to-right loop over a pointer;
-//!   the oracle for the others;
+//!   the oracle for the others ([`summarize_mirror`] runs it on a slice);
 //! - [`summarize_simd`]: one thread, vectors of the run-time SIMD path
 //!   ([`crate::simd`]) with four independent accumulators (the add latency
 //!   hidden behind three others);
@@ -65,6 +65,12 @@ pub unsafe fn summarize_raw(x: *const f64, n: usize) -> Summary {
         sum += unsafe { *x.add(i) };
     }
     Summary { len: n, sum }
+}
+
+/// [`summarize_raw`] over a slice: the seed's loop, safe.
+pub fn summarize_mirror(x: &[f64]) -> Summary {
+    // SAFETY: a slice is valid for reads of its `len()` values.
+    unsafe { summarize_raw(x.as_ptr(), x.len()) }
 }
 
 /// The sum of `x` on this thread, with SIMD: four vector accumulators over

@@ -32,7 +32,10 @@ pub use chunks::Schedule;
 #[cfg(not(loom))]
 pub use executors::{Rayon, Sequential, SpawnPerCall};
 #[cfg(not(loom))]
-pub use pool::{DEFAULT_SPIN, MAX_THREADS, NUM_THREADS_ENV, OnPool, Pin, Pool, PoolBuilder, Unpinned, default_threads};
+pub use pool::{
+    DEFAULT_SPIN, MAX_THREADS, NUM_THREADS_ENV, OnPool, Pin, Pool, PoolBuilder, Unpinned, allowed_core_ids,
+    default_threads, pin_current_thread,
+};
 #[cfg(not(loom))]
 pub(crate) use reduce::pairwise_tree;
 #[cfg(not(loom))]

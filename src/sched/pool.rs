@@ -241,6 +241,27 @@ fn current_cpu() -> Option<usize> {
     after.split_whitespace().nth(39 - 3)?.parse().ok()
 }
 
+/// The ids of the cores this process may run on (its affinity mask),
+/// ascending; empty where the platform cannot say (and under Miri).
+pub fn allowed_core_ids() -> Vec<usize> {
+    let mut ids: Vec<usize> = allowed_cores().iter().map(|c| c.id).collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Pins the calling thread to core `id`, as a [`Pool`] pins its workers: for
+/// a thread of the caller's own that should stay on one core (a pool never
+/// moves the thread that builds it or runs its regions).
+///
+/// Returns [`Pin::Core`]`(id)`, or [`Pin::Unpinned`]`(`[`Unpinned::Refused`]`)`
+/// if `id` is not one of [`allowed_core_ids`] or the operating system refused.
+pub fn pin_current_thread(id: usize) -> Pin {
+    match allowed_cores().into_iter().find(|c| c.id == id) {
+        Some(core) if core_affinity::set_for_current(core) => Pin::Core(id),
+        _ => Pin::Unpinned(Unpinned::Refused),
+    }
+}
+
 /// A region's job: what the workers run. Written by the caller before the
 /// generation is posted; read by workers after they see it.
 #[derive(Clone, Copy)]
@@ -572,6 +593,21 @@ mod tests {
         let mut want = ids;
         want.sort_unstable();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    #[cfg_attr(miri, ignore = "reads /proc, which Miri's isolation forbids")]
+    fn a_thread_of_the_callers_own_is_pinned_where_it_asks() {
+        let ids = allowed_core_ids();
+        assert!(!ids.is_empty() && ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        let last = *ids.last().unwrap();
+        let (pin, cpu) = std::thread::spawn(move || (pin_current_thread(last), current_cpu())).join().unwrap();
+        assert_eq!(pin, Pin::Core(last));
+        assert_eq!(cpu, Some(last), "the thread runs on the core it was pinned to");
+        let not_allowed = (0..).find(|id| !ids.contains(id)).unwrap();
+        let pin = std::thread::spawn(move || pin_current_thread(not_allowed)).join().unwrap();
+        assert_eq!(pin, Pin::Unpinned(Unpinned::Refused));
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! Shared test fixtures: every executor and schedule, for a thread count.
+//! Shared test fixtures: every executor and schedule, for a thread count;
+//! plain linear algebra for the references (`linalg`).
 #![allow(dead_code)]
+
+pub mod linalg;
 
 use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
 

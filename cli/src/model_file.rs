@@ -43,7 +43,7 @@ impl ModelFile {
 
     pub fn save(&self, path: &Path) -> Result<(), String> {
         let text = serde_json::to_string_pretty(self).map_err(|e| format!("cannot encode the model: {e}"))?;
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        crate::io::write_atomic(path, text.as_bytes())
     }
 
     pub fn load(path: &Path) -> Result<GaussianMixtureModel, String> {

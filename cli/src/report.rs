@@ -10,14 +10,17 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use nogil::data::{SEED_SET_A, SEED_SET_B, SeedSet, randn};
 use nogil::gmm::{GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism};
-use nogil::kernels::counter::{CounterKind, count, count_raw};
-use nogil::kernels::gauss::expectation;
-use nogil::kernels::pairwise::{pairwise_sum, pairwise_sum_exact, pairwise_sum_raw, pairwise_sum_tasks};
-use nogil::kernels::summarize::{summarize, summarize_compensated, summarize_raw, summarize_simd, summarize_strided};
+use nogil::kernels::counter::{CounterKind, count, count_mirror};
+use nogil::kernels::pairwise::{pairwise_sum, pairwise_sum_exact, pairwise_sum_mirror, pairwise_sum_tasks};
+use nogil::kernels::seed_em;
+use nogil::kernels::summarize::{
+    summarize, summarize_compensated, summarize_mirror, summarize_simd, summarize_strided,
+};
 use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde_json::json;
 
@@ -50,7 +53,8 @@ pub struct ReportArgs {
     /// Run one experiment only.
     #[arg(long, value_enum)]
     only: Option<Experiment>,
-    /// Timed runs per variant; the median is reported (default 5, 3 with --quick).
+    /// Timed runs per variant, exactly; the median is reported. Default: 5 (3 with
+    /// --quick, 3 for the mixture fits), but no more once a variant's runs have taken 2 s.
     #[arg(long)]
     runs: Option<usize>,
 }
@@ -68,6 +72,11 @@ pub struct Row {
     pub variant: String,
     pub threads: usize,
     pub median_s: f64,
+    /// The fastest and slowest of the timed runs.
+    pub min_s: f64,
+    pub max_s: f64,
+    /// How many runs were timed.
+    pub runs: usize,
     /// Median time of the experiment's baseline divided by this one's.
     pub speedup: Option<f64>,
     pub check_ok: bool,
@@ -75,7 +84,7 @@ pub struct Row {
 }
 
 struct Ctx {
-    runs: usize,
+    runs: Runs,
     threads: usize,
     quick: bool,
     seed: u64,
@@ -91,7 +100,7 @@ impl Ctx {
         experiment: &str,
         variant: &str,
         threads: usize,
-        t: f64,
+        t: Timing,
         baseline: Option<f64>,
         ok: bool,
         check: String,
@@ -100,17 +109,21 @@ impl Ctx {
             experiment: experiment.into(),
             variant: variant.into(),
             threads,
-            median_s: t,
-            speedup: baseline.map(|b| b / t),
+            median_s: t.median,
+            min_s: t.min,
+            max_s: t.max,
+            runs: t.runs,
+            speedup: baseline.map(|b| b / t.median),
             check_ok: ok,
             check,
         });
         let r = self.rows.last().expect("just pushed");
-        println!(
-            "  {:<48} {:>3} thr  {:>11}  {:>9}  {} {}",
+        say!(
+            "  {:<48} {:>3} thr  {:>11} {:>4}  {:>9}  {} {}",
             r.variant,
             r.threads,
             human(r.median_s),
+            format!("×{}", r.runs),
             r.speedup.map_or("—".into(), |s| format!("{s:.2}×")),
             if r.check_ok { "✓" } else { "✗" },
             r.check
@@ -118,18 +131,60 @@ impl Ctx {
     }
 }
 
-/// Median wall time of `runs` calls, and the last call's value.
-fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut times = Vec::with_capacity(runs);
+/// How many times a variant is timed.
+#[derive(Clone, Copy)]
+struct Runs {
+    /// At most this many runs (at least one).
+    most: usize,
+    /// Stop early once the runs so far took this long in all. A run of
+    /// seconds (the seed's EM, 25 or 50 iterations over 4·10⁶ points) is
+    /// itself many repetitions of one step, where a microsecond variant
+    /// needs its runs; each row records its fastest and slowest run, so
+    /// what a single run leaves unknown is not hidden.
+    budget: Option<Duration>,
+}
+
+impl Runs {
+    /// The report's wall-time budget per variant, when `--runs` is not given.
+    const BUDGET: Duration = Duration::from_secs(2);
+
+    /// A smaller default for slow experiments; an explicit `--runs` stays exact.
+    fn at_most(self, most: usize) -> Runs {
+        match self.budget {
+            Some(_) => Runs { most: self.most.min(most), ..self },
+            None => self,
+        }
+    }
+}
+
+/// A variant's timed runs.
+#[derive(Clone, Copy)]
+struct Timing {
+    median: f64,
+    min: f64,
+    max: f64,
+    runs: usize,
+}
+
+/// Times calls of `f` as `runs` says, and returns the last call's value.
+fn time<T>(runs: Runs, mut f: impl FnMut() -> T) -> (Timing, T) {
+    let mut times = Vec::with_capacity(runs.most);
     let mut last = None;
-    for _ in 0..runs.max(1) {
+    let started = Instant::now();
+    for _ in 0..runs.most.max(1) {
         let t = Instant::now();
         let v = black_box(f());
         times.push(t.elapsed().as_secs_f64());
         last = Some(v);
+        if runs.budget.is_some_and(|b| started.elapsed() >= b) {
+            break;
+        }
     }
     times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], last.expect("at least one run"))
+    let n = times.len();
+    let median = if n % 2 == 1 { times[n / 2] } else { (times[n / 2 - 1] + times[n / 2]) / 2.0 };
+    let timing = Timing { median, min: times[0], max: times[n - 1], runs: n };
+    (timing, last.expect("at least one run"))
 }
 
 fn human(s: f64) -> String {
@@ -154,12 +209,6 @@ fn progress(len: usize, what: &str) -> ProgressBar {
     bar
 }
 
-fn randn(rng: &mut StdRng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
 pub fn run(a: &ReportArgs) -> Result<(), String> {
     let threads = match a.threads {
         Some(0) => return Err("--threads must be at least 1".into()),
@@ -168,19 +217,25 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
     };
     let runs = match a.runs {
         Some(0) => return Err("--runs must be at least 1".into()),
-        Some(r) => r,
-        None if a.quick => 3,
-        None => 5,
+        Some(most) => Runs { most, budget: None },
+        None => Runs { most: if a.quick { 3 } else { 5 }, budget: Some(Runs::BUDGET) },
     };
     std::fs::create_dir_all(&a.out).map_err(|e| format!("cannot create {}: {e}", a.out.display()))?;
     let build = nogil::build_info();
-    println!("nogil report — {}", if a.quick { "quick sizes" } else { "the notebook's sizes" });
-    println!(
+    say!("nogil report — {}", if a.quick { "quick sizes" } else { "the notebook's sizes" });
+    say!(
         "machine: {} ({} CPUs allowed); build: {build}",
         cpu_model(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("parallel variants use {threads} threads; median of {runs} runs\n");
+    match runs.budget {
+        None => say!("parallel variants use {threads} threads; median of {} runs\n", runs.most),
+        Some(b) => say!(
+            "parallel variants use {threads} threads; median of {} runs, fewer where they take over {:.1} s in all\n",
+            runs.most,
+            b.as_secs_f64()
+        ),
+    }
     let mut ctx = Ctx { runs, threads, quick: a.quick, seed: a.seed, rows: vec![], extra: serde_json::Map::new() };
     let wanted = |e: Experiment| a.only.is_none_or(|o| o == e);
     let started = Instant::now();
@@ -200,14 +255,23 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
         gmm(&mut ctx, &a.out)?;
     }
     let summary = summarize_findings(&ctx);
-    println!("\nsummary");
+    say!("\nsummary");
     for line in &summary {
-        println!("  {line}");
+        say!("  {line}");
     }
     for experiment in ["counters", "summarize", "pipes", "pairwise", "gmm"] {
-        let rows: Vec<&Row> = ctx.rows.iter().filter(|r| r.experiment.starts_with(experiment)).collect();
-        if !rows.is_empty() {
-            plot::speedup_bars(&a.out.join(format!("speedup_{experiment}.svg")), experiment, &rows)?;
+        let bars: Vec<plot::Bar> = ctx
+            .rows
+            .iter()
+            .filter(|r| r.experiment.starts_with(experiment))
+            .filter_map(|r| {
+                let label =
+                    format!("{} · {} · {}t", r.experiment, r.variant.chars().take(48).collect::<String>(), r.threads);
+                r.speedup.map(|speedup| plot::Bar { label, speedup, ok: r.check_ok })
+            })
+            .collect();
+        if !bars.is_empty() {
+            plot::speedup_bars(&a.out.join(format!("speedup_{experiment}.svg")), experiment, &bars)?;
         }
     }
     let results = json!({
@@ -218,11 +282,11 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
             "os": std::env::consts::OS,
             "arch": std::env::consts::ARCH,
         },
-        "build": {
-            "target": build.target, "features": build.features, "lanes": build.lanes,
-            "isa": build.isa, "profile": build.profile, "opt_level": build.opt_level,
+        "build": { "lanes": build.lanes, "summary": build.to_string() },
+        "settings": {
+            "quick": a.quick, "threads": threads, "runs": runs.most,
+            "run_budget_s": runs.budget.map(|b| b.as_secs_f64()), "seed": a.seed,
         },
-        "settings": { "quick": a.quick, "threads": threads, "runs": runs, "seed": a.seed },
         "rows": ctx.rows,
         "summary": summary,
         "details": ctx.extra,
@@ -230,15 +294,10 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
     });
     let path = a.out.join("results.json");
     let text = serde_json::to_string_pretty(&results).map_err(|e| format!("cannot encode results: {e}"))?;
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    println!(
-        "\nwrote {} and SVG plots in {} ({:.1} s)",
-        path.display(),
-        a.out.display(),
-        started.elapsed().as_secs_f64()
-    );
+    crate::io::write_atomic(&path, text.as_bytes())?;
+    say!("\nwrote {} and SVG plots in {} ({:.1} s)", path.display(), a.out.display(), started.elapsed().as_secs_f64());
     if ctx.rows.iter().any(|r| !r.check_ok) {
-        println!("note: some checks failed (✗ above)");
+        say!("note: some checks failed (✗ above)");
     }
     Ok(())
 }
@@ -256,8 +315,8 @@ fn cpu_model() -> String {
 }
 
 fn header(title: &str) {
-    println!("{title}");
-    println!("  {:<48} {:>7}  {:>11}  {:>9}  check", "variant", "threads", "median", "speedup");
+    say!("{title}");
+    say!("  {:<48} {:>7}  {:>11} {:>4}  {:>9}  check", "variant", "threads", "median", "runs", "speedup");
 }
 
 // ---------------------------------------------------------------------------
@@ -267,14 +326,17 @@ fn counters(ctx: &mut Ctx) -> Result<(), String> {
     let threads = 4;
     header(&format!("1. counters: {n} increments, {threads} threads (cells 2–4)"));
     let bar = progress(CounterKind::ALL.len() + 1, "counters");
-    let (base, value) = time(ctx.runs, || {
-        let mut c = 0u64;
-        // SAFETY: `c` is a local the loop alone touches.
-        unsafe { count_raw(&mut c, n as u64) };
-        c
-    });
+    let (base, value) = time(ctx.runs, || count_mirror(n as u64));
     bar.inc(1);
-    ctx.push("counters", "sequential loop (mirror)", 1, base, Some(base), value == n as u64, format!("value {value}"));
+    ctx.push(
+        "counters",
+        "sequential loop (mirror)",
+        1,
+        base,
+        Some(base.median),
+        value == n as u64,
+        format!("value {value}"),
+    );
     let pool = Pool::new(threads).map_err(|e| e.to_string())?;
     for kind in CounterKind::ALL {
         bar.set_message(kind.name());
@@ -293,13 +355,13 @@ fn counters(ctx: &mut Ctx) -> Result<(), String> {
             label,
             threads,
             t,
-            Some(base),
+            Some(base.median),
             ok,
             format!("value {} of {}, lost {}", r.value, r.expected, r.lost),
         );
     }
     bar.finish_and_clear();
-    println!();
+    say!();
     Ok(())
 }
 
@@ -307,8 +369,8 @@ fn summarize_experiment(ctx: &mut Ctx) -> Result<(), String> {
     let n = if ctx.quick { 1_000_000 } else { 10_000_000 };
     let t = ctx.threads;
     header(&format!("2. summarize: {n} values of randn + 8.342 (cells 5–11)"));
-    let mut rng = StdRng::seed_from_u64(ctx.seed ^ 5);
-    let x: Vec<f64> = (0..n).map(|_| randn(&mut rng) + 8.342).collect();
+    let mut x = randn(&mut StdRng::seed_from_u64(ctx.seed ^ 5), n).map_err(|e| e.to_string())?;
+    x.iter_mut().for_each(|v| *v += 8.342);
     let pool = Pool::new(t).map_err(|e| e.to_string())?;
     let reference = summarize_compensated(&pool, &x).sum;
     let check = |s: nogil::kernels::summarize::Summary| {
@@ -316,19 +378,18 @@ fn summarize_experiment(ctx: &mut Ctx) -> Result<(), String> {
         (ok, format!("len {}, sum {:.6}", s.len, s.sum))
     };
     let bar = progress(9, "summarize");
-    // SAFETY: x holds n values.
-    let (base, s) = time(ctx.runs, || unsafe { summarize_raw(x.as_ptr(), x.len()) });
+    let (base, s) = time(ctx.runs, || summarize_mirror(&x));
     bar.inc(1);
     let (ok, c) = check(s);
-    ctx.push("summarize", "sequential loop (mirror, cell 5)", 1, base, Some(base), ok, c);
+    ctx.push("summarize", "sequential loop (mirror, cell 5)", 1, base, Some(base.median), ok, c);
     let (tm, s) = time(ctx.runs, || summarize_simd(&x));
     bar.inc(1);
     let (ok, c) = check(s);
-    ctx.push("summarize", "SIMD, one thread", 1, tm, Some(base), ok, c);
+    ctx.push("summarize", "SIMD, one thread", 1, tm, Some(base.median), ok, c);
     let (tm, s) = time(ctx.runs, || summarize_strided(&pool, &x, t).expect("t >= 1"));
     bar.inc(1);
     let (ok, c) = check(s);
-    ctx.push("summarize", "strided partitions x[i::t], pool (cell 8)", t, tm, Some(base), ok, c);
+    ctx.push("summarize", "strided partitions x[i::t], pool (cell 8)", t, tm, Some(base.median), ok, c);
     let rayon = Rayon::new(t).map_err(|e| e.to_string())?;
     let spawn = SpawnPerCall::new(t, Schedule::Static { chunk: None }).map_err(|e| e.to_string())?;
     let guided = pool.with_schedule(Schedule::Guided { min_chunk: 1 }).map_err(|e| e.to_string())?;
@@ -342,18 +403,18 @@ fn summarize_experiment(ctx: &mut Ctx) -> Result<(), String> {
         let (tm, s) = time(ctx.runs, || summarize(exec, &x));
         bar.inc(1);
         let (ok, c) = check(s);
-        ctx.push("summarize", label, t, tm, Some(base), ok, c);
+        ctx.push("summarize", label, t, tm, Some(base.median), ok, c);
     }
     let (tm, s) = time(ctx.runs, || summarize(&Pool::new(t).expect("built above"), &x));
     bar.inc(1);
     let (ok, c) = check(s);
-    ctx.push("summarize", "a new pool created per call (Pool(4) per call)", t, tm, Some(base), ok, c);
+    ctx.push("summarize", "a new pool created per call (Pool(4) per call)", t, tm, Some(base.median), ok, c);
     let (tm, s) = time(ctx.runs, || summarize_compensated(&pool, &x));
     bar.inc(1);
     let (ok, c) = check(s);
-    ctx.push("summarize", "compensated (Neumaier), pool", t, tm, Some(base), ok, c);
+    ctx.push("summarize", "compensated (Neumaier), pool", t, tm, Some(base.median), ok, c);
     bar.finish_and_clear();
-    println!();
+    say!();
     Ok(())
 }
 
@@ -372,7 +433,7 @@ fn pipe_round_trip(exe: &std::path::Path, data: &[f64]) -> Result<Vec<f64>, Stri
         .spawn()
         .map_err(|e| format!("cannot start the pipe child: {e}"))?;
     let mut stdin = child.stdin.take().expect("piped");
-    let bytes: Vec<u8> = bytemuck::cast_slice(data).to_vec();
+    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
     let writer = std::thread::spawn(move || stdin.write_all(&bytes));
     let mut out = Vec::with_capacity(data.len() * 8);
     child.stdout.take().expect("piped").read_to_end(&mut out).map_err(|e| format!("pipe: {e}"))?;
@@ -389,10 +450,10 @@ fn pipes(ctx: &mut Ctx) -> Result<(), String> {
     // One pinned echo thread, fed through channels: ownership moves, no bytes are copied.
     let (to_thread, thread_in) = std::sync::mpsc::channel::<Vec<f64>>();
     let (thread_out, from_thread) = std::sync::mpsc::channel::<Vec<f64>>();
-    let core = core_affinity::get_core_ids().and_then(|c| c.last().copied());
+    let core = nogil::sched::allowed_core_ids().last().copied();
     let echo_thread = std::thread::spawn(move || {
         if let Some(core) = core {
-            core_affinity::set_for_current(core);
+            nogil::sched::pin_current_thread(core);
         }
         for v in thread_in {
             if thread_out.send(v).is_err() {
@@ -423,7 +484,7 @@ fn pipes(ctx: &mut Ctx) -> Result<(), String> {
             &format!("{n} numbers through a pipe to a child process"),
             1,
             base,
-            Some(base),
+            Some(base.median),
             ok,
             format!("{} numbers back intact", back.len()),
         );
@@ -443,7 +504,7 @@ fn pipes(ctx: &mut Ctx) -> Result<(), String> {
             &format!("{n} numbers handed to a pinned thread"),
             1,
             tm,
-            Some(base),
+            Some(base.median),
             ok,
             "same buffer back".into(),
         );
@@ -451,7 +512,7 @@ fn pipes(ctx: &mut Ctx) -> Result<(), String> {
     drop(to_thread);
     let _ = echo_thread.join();
     bar.finish_and_clear();
-    println!();
+    say!();
     Ok(())
 }
 
@@ -466,31 +527,30 @@ fn pairwise(ctx: &mut Ctx) -> Result<(), String> {
     let dynamic = pool.with_schedule(Schedule::Dynamic { chunk: 1 }).map_err(|e| e.to_string())?;
     let guided = pool.with_schedule(Schedule::Guided { min_chunk: 1 }).map_err(|e| e.to_string())?;
     for &n in small {
-        let x: Vec<f64> = (0..n).map(|_| randn(&mut rng)).collect();
+        let x = randn(&mut rng, n).map_err(|e| e.to_string())?;
         let exact = pairwise_sum_exact(&Sequential, &x);
         let abs: f64 = x.iter().map(|v| v.abs()).sum();
         let bound = 4.0 * n as f64 * f64::EPSILON * abs * abs;
         let check = |v: f64| ((v - exact).abs() <= bound, format!("{v:.6e} (exact {exact:.6e})"));
         let name = format!("pairwise n={n}");
-        // SAFETY: x holds n values.
-        let (base, v) = time(ctx.runs, || unsafe { pairwise_sum_raw(x.as_ptr(), n) });
+        let (base, v) = time(ctx.runs, || pairwise_sum_mirror(&x));
         bar.inc(1);
         let (ok, c) = check(v);
-        ctx.push(&name, "sequential loop (mirror, cell 28)", 1, base, Some(base), ok, c);
+        ctx.push(&name, "sequential loop (mirror, cell 28)", 1, base, Some(base.median), ok, c);
         let (tm, v) = time(ctx.runs, || pairwise_sum(&Sequential, &x));
         bar.inc(1);
         let (ok, c) = check(v);
-        ctx.push(&name, "SIMD, one thread", 1, tm, Some(base), ok, c);
+        ctx.push(&name, "SIMD, one thread", 1, tm, Some(base.median), ok, c);
         let (tm, v) = time(ctx.runs, || pairwise_sum_tasks(&dynamic, &x));
         bar.inc(1);
         let (ok, c) = check(v);
-        ctx.push(&name, "one task per element, pool dynamic,1 (cell 32)", t, tm, Some(base), ok, c);
+        ctx.push(&name, "one task per element, pool dynamic,1 (cell 32)", t, tm, Some(base.median), ok, c);
         let (tm, v) = time(ctx.runs, || pairwise_sum(&guided, &x));
         bar.inc(1);
         let (ok, c) = check(v);
-        ctx.push(&name, "SIMD, prange guided on the pool (cell 36)", t, tm, Some(base), ok, c);
+        ctx.push(&name, "SIMD, prange guided on the pool (cell 36)", t, tm, Some(base.median), ok, c);
     }
-    let x: Vec<f64> = (0..big).map(|_| randn(&mut rng)).collect();
+    let x = randn(&mut rng, big).map_err(|e| e.to_string())?;
     let exact = pairwise_sum_exact(&Sequential, &x);
     let abs: f64 = x.iter().map(|v| v.abs()).sum();
     let bound = 4.0 * big as f64 * f64::EPSILON * abs * abs;
@@ -498,9 +558,9 @@ fn pairwise(ctx: &mut Ctx) -> Result<(), String> {
     let mut one = None;
     for threads in [1, 2, 4] {
         let p = Pool::new(threads).map_err(|e| e.to_string())?;
-        let (tm, v) = time(ctx.runs.min(3), || pairwise_sum(&p, &x));
+        let (tm, v) = time(ctx.runs.at_most(3), || pairwise_sum(&p, &x));
         bar.inc(1);
-        let base = *one.get_or_insert(tm);
+        let base = *one.get_or_insert(tm.median);
         ctx.push(
             &name,
             "SIMD on the pool (speedup vs 1 thread)",
@@ -512,130 +572,68 @@ fn pairwise(ctx: &mut Ctx) -> Result<(), String> {
         );
     }
     bar.finish_and_clear();
-    println!();
+    say!();
     Ok(())
 }
 
 // ---------------------------------------------------------------------------
 // The Gaussian mixture.
 
-/// The seed's EM, through the mirror: per component, `exp(log_probability)`
-/// with an explicit inverse; rows divided by their sums; means and
-/// covariances as weighted averages (the seed has no mixture weights).
-fn seed_em(x: &[f64], d: usize, mu: &mut [f64], cov: &mut [f64], iters: usize) {
-    let n = x.len() / d;
-    let k = mu.len() / d;
-    let mut r = vec![0.0; k * n];
-    for _ in 0..iters {
-        if expectation(x, d, mu, cov, &mut r).is_err() {
-            return;
-        }
-        for c in 0..k {
-            let rc = &r[c * n..(c + 1) * n];
-            let total: f64 = rc.iter().sum();
-            for a in 0..d {
-                mu[c * d + a] = rc.iter().zip(x.chunks_exact(d)).map(|(w, row)| w * row[a]).sum::<f64>() / total;
-            }
-            for a in 0..d {
-                for b in 0..=a {
-                    let v = rc
-                        .iter()
-                        .zip(x.chunks_exact(d))
-                        .map(|(w, row)| w * (row[a] - mu[c * d + a]) * (row[b] - mu[c * d + b]))
-                        .sum::<f64>()
-                        / total;
-                    cov[c * d * d + a * d + b] = v;
-                    cov[c * d * d + b * d + a] = v;
-                }
-            }
-        }
-    }
-}
-
-/// Sorted means within `tol` of `(i·spacing, i·spacing)`, i = 0..4.
-fn means_check(means: &[f64], spacing: f64, tol: f64) -> (bool, String) {
-    let mut m: Vec<(f64, f64)> = means.chunks_exact(2).map(|c| (c[0], c[1])).collect();
-    m.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let worst = m
-        .iter()
-        .enumerate()
-        .map(|(i, &(a, b))| (a - i as f64 * spacing).abs().max((b - i as f64 * spacing).abs()))
-        .fold(0.0, f64::max);
-    let shown: Vec<String> = m.iter().map(|(a, b)| format!("({a:.3},{b:.3})")).collect();
+/// Sorted means within `tol` of the set's blob centres `(i·spacing, i·spacing)`.
+fn means_check(set: &SeedSet, means: &[f64], tol: f64) -> (bool, String) {
+    let worst = set.worst_mean_error(means).unwrap_or(f64::NAN);
+    let mut m: Vec<&[f64]> = means.chunks_exact(2).collect();
+    m.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    let shown: Vec<String> = m.iter().map(|c| format!("({:.3},{:.3})", c[0], c[1])).collect();
     (worst < tol, format!("means {} (worst error {worst:.4})", shown.join(" ")))
 }
 
 fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
     let t = ctx.threads;
-    let sets: [(&str, usize, f64, f64, usize); 2] = if ctx.quick {
-        [("A", 20_000, 4.0, 1.0, 50), ("B", 100_000, 5.0, 4.0, 25)]
+    let sets = if ctx.quick {
+        [("A", SeedSet { per_blob: 20_000, ..SEED_SET_A }), ("B", SeedSet { per_blob: 100_000, ..SEED_SET_B })]
     } else {
-        [("A", 100_000, 4.0, 1.0, 50), ("B", 1_000_000, 5.0, 4.0, 25)]
+        [("A", SEED_SET_A), ("B", SEED_SET_B)]
     };
     let pool = Pool::new(t).map_err(|e| e.to_string())?;
     let guided = pool.with_schedule(Schedule::Guided { min_chunk: 1 }).map_err(|e| e.to_string())?;
     let rayon = Rayon::new(t).map_err(|e| e.to_string())?;
     let spawn = SpawnPerCall::new(t, Schedule::Static { chunk: None }).map_err(|e| e.to_string())?;
-    let runs = ctx.runs.min(3);
-    for (name, per, spacing, init_scale, iters) in sets {
-        let n = 4 * per;
+    let runs = ctx.runs.at_most(3);
+    for (name, set) in sets {
+        let (n, spacing, iters) = (set.points(), set.spacing, set.iterations);
         header(&format!(
             "5{}. Gaussian mixture EM: {n} points, 4 blobs {spacing} apart, {iters} iterations (cells {})",
             name.to_lowercase(),
             if name == "A" { "17–18" } else { "37–52" }
         ));
         let bar = progress(11, &format!("gmm {name}"));
-        let mut rng = StdRng::seed_from_u64(ctx.seed ^ 37 ^ per as u64);
-        let mut x = Vec::with_capacity(2 * n);
-        for i in 0..4 {
-            for _ in 0..2 * per {
-                x.push(randn(&mut rng) + i as f64 * spacing);
-            }
-        }
-        // The seed's start, randn(m, d)·scale + mean; EM from some such starts
-        // stalls in a local optimum within the seed's iteration count, so the
-        // report takes the first draw whose means lie nearest to four
-        // different blobs (and says so).
-        let mean = 1.5 * spacing;
-        let mut draws = 0;
-        let mu0: Vec<f64> = loop {
-            draws += 1;
-            let mu: Vec<f64> = (0..8).map(|_| randn(&mut rng) * init_scale + mean).collect();
-            let mut nearest: Vec<usize> = mu
-                .chunks_exact(2)
-                .map(|m| {
-                    (0..4)
-                        .min_by(|&a, &b| {
-                            let da = (m[0] - a as f64 * spacing).powi(2) + (m[1] - a as f64 * spacing).powi(2);
-                            let db = (m[0] - b as f64 * spacing).powi(2) + (m[1] - b as f64 * spacing).powi(2);
-                            da.total_cmp(&db)
-                        })
-                        .unwrap_or(0)
-                })
-                .collect();
-            nearest.sort_unstable();
-            nearest.dedup();
-            // Set A's start (scale 1) sits in the middle of all four blobs by
-            // design, and EM separates it within the seed's 50 iterations.
-            if init_scale <= 1.0 || nearest.len() == 4 || draws == 1000 {
-                break mu;
-            }
-        };
+        let mut rng = StdRng::seed_from_u64(ctx.seed ^ 37 ^ set.per_blob as u64);
+        let x = set.data(&mut rng).map_err(|e| e.to_string())?;
+        // The seed's start, randn(m, d)·scale + mean. Set A's (scale 1) sits
+        // in the middle of all four blobs, and EM separates it within the
+        // seed's 50 iterations; from some of set B's, EM stalls in a local
+        // optimum within 25, so the report takes the first draw whose means
+        // lie nearest to four different blobs (and says so).
+        let (mu0, draws) =
+            if name == "A" { (set.start(&mut rng), 1) } else { set.start_near_each_blob(&mut rng, 1000) };
         if draws > 1 {
-            println!(
-                "  start: draw {draws} of randn(4, 2)·{init_scale} + {mean}, the first whose means are nearest to four different blobs"
+            say!(
+                "  start: draw {draws} of randn(4, 2)·{} + {}, the first whose means are nearest to four different blobs",
+                set.start_scale,
+                set.mean()
             );
         }
-        let cov0: Vec<f64> = (0..4).flat_map(|_| [1.0, 0.0, 0.0, 1.0]).collect();
+        let cov0 = SeedSet::identity_covariances();
         let exp_name = format!("gmm {name}");
-        let (base, means) = time(runs, || {
-            let (mut mu, mut cov) = (mu0.clone(), cov0.clone());
-            seed_em(&x, 2, &mut mu, &mut cov, iters);
-            mu
-        });
+        let (base, fit) = time(runs, || seed_em::em(&x, 2, &mu0, &cov0, iters));
         bar.inc(1);
-        let (ok, c) = means_check(&means, spacing, 0.05);
-        ctx.push(&exp_name, "the seed's EM: mirror E-step, numpy-style M-step", 1, base, Some(base), ok, c);
+        let (ok, c) = match &fit {
+            Ok(fit) => means_check(&set, &fit.means, 0.05),
+            Err(e) => (false, e.to_string()),
+        };
+        drop(fit);
+        ctx.push(&exp_name, "the seed's EM: mirror E-step, numpy-style M-step", 1, base, Some(base.median), ok, c);
         let gm = GaussianMixture::new(4).tol(0.0).max_iter(iters).init(Init::Given(InitialParams {
             weights: Some(vec![0.25; 4]),
             means: Some(mu0.clone()),
@@ -660,14 +658,14 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
             let (tm, model) = time(runs, || gm.fit_with(exec, &x, 2));
             bar.inc(1);
             let model = model.map_err(|e| format!("the mixture fit failed: {e}"))?;
-            let (ok, c) = means_check(model.means(), spacing, 0.05);
+            let (ok, c) = means_check(&set, model.means(), 0.05);
             let same = fitted.as_ref().is_none_or(|f| f == &model);
             ctx.push(
                 &exp_name,
                 label,
                 threads,
                 tm,
-                Some(base),
+                Some(base.median),
                 ok && same,
                 if same { c } else { format!("{c}; differs from the sequential fit") },
             );
@@ -678,13 +676,13 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
         let (tm, auto) = time(runs, || GaussianMixture::new(4).seed(ctx.seed).fit_with(&pool, &x, 2));
         bar.inc(1);
         let auto = auto.map_err(|e| format!("the mixture fit failed: {e}"))?;
-        let (ok, c) = means_check(auto.means(), spacing, 0.05);
+        let (ok, c) = means_check(&set, auto.means(), 0.05);
         ctx.push(
             &exp_name,
             "nogil defaults (k-means init, tol 1e-3), pool static",
             t,
             tm,
-            Some(base),
+            Some(base.median),
             ok,
             format!("{c}, {} iterations", auto.n_iter()),
         );
@@ -712,7 +710,7 @@ fn gmm(ctx: &mut Ctx, out: &std::path::Path) -> Result<(), String> {
                 "covariances": model.covariances(), "lower_bounds": model.lower_bounds(),
             }),
         );
-        println!();
+        say!();
     }
     Ok(())
 }

@@ -2,10 +2,21 @@
 //! Gaussian mixtures on your own data (`nogil fit`, `predict`, `score`).
 //!
 //! Every failure a user can cause exits with status 2 and one sentence on
-//! standard error, never a panic.
+//! standard error, never a panic. The program holds no `unsafe` (forbidden
+//! in `Cargo.toml`): it orchestrates the library's safe calls and prints.
+
+/// `println!` that ignores a closed standard output (`nogil report | head`)
+/// instead of panicking; the run goes on and still writes its files.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 mod io;
 mod model_file;
+mod npy;
 mod plot;
 mod report;
 
@@ -45,14 +56,6 @@ enum Command {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum CovArg {
-    Full,
-    Diag,
-    Spherical,
-    Tied,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
 enum InitArg {
     #[value(name = "kmeans++")]
     KMeansPlusPlus,
@@ -62,23 +65,17 @@ enum InitArg {
     RandomFromData,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum ScheduleArg {
-    Static,
-    Dynamic,
-    Guided,
-}
-
 #[derive(Args)]
 struct FitArgs {
-    /// The data: a 2-D .npy (float64 or float32, C order) or a numeric .csv.
+    /// The data: a 2-D .npy (floats, integers or bool, either byte or memory order) or a numeric .csv.
     #[arg(long)]
     input: PathBuf,
     /// Number of mixture components.
     #[arg(long)]
     components: usize,
-    #[arg(long, value_enum, default_value = "full")]
-    covariance_type: CovArg,
+    /// full, tied, diag or spherical.
+    #[arg(long, default_value = "full")]
+    covariance_type: CovarianceType,
     #[arg(long, default_value_t = 100)]
     max_iter: usize,
     #[arg(long, default_value_t = 1e-3)]
@@ -104,9 +101,11 @@ struct FitArgs {
     /// Threads (default: NOGIL_NUM_THREADS, else every allowed CPU).
     #[arg(long)]
     threads: Option<usize>,
-    #[arg(long, value_enum, default_value = "static")]
-    schedule: ScheduleArg,
-    /// Where to save the model (JSON).
+    /// OpenMP's syntax: static, static,CHUNK, dynamic[,CHUNK], guided[,MIN_CHUNK] (a missing chunk is 1).
+    #[arg(long, default_value = "static")]
+    schedule: Schedule,
+    /// Where to save the model (JSON); never one of the inputs. Written to a
+    /// temporary file and renamed into place, so an interrupted fit leaves the old file whole.
     #[arg(long)]
     out: PathBuf,
     /// Also write the training rows' labels here (.npy of int64).
@@ -142,10 +141,14 @@ struct ScoreArgs {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // Help and version go to stdout with status 0; usage errors are status 2.
+        // Help and version go to stdout with status 0.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("nogil: {}", one_line(&e));
+            return ExitCode::from(2);
         }
     };
     let result = match cli.command.unwrap_or(Command::Report(report::ReportArgs::default())) {
@@ -164,6 +167,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// A usage error as one sentence: clap's message without its `error:`
+/// prefix, usage block and help tip, its lines joined.
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let joined = lines.join(" ");
+    format!("{} (see nogil --help)", joined.strip_prefix("error: ").unwrap_or(&joined))
+}
+
 fn pool(threads: Option<usize>) -> Result<Pool, String> {
     match threads {
         Some(t) => Pool::new(t),
@@ -177,20 +194,25 @@ fn read_vector(path: &Path) -> Result<Vec<f64>, String> {
 }
 
 fn fit(a: &FitArgs) -> Result<(), String> {
+    // scikit-learn accepts max_iter=0 and returns the initial model unfitted;
+    // a program asked to fit and save a model refuses it instead.
+    if a.max_iter < 1 {
+        return Err("--max-iter must be at least 1; 0 iterations would save the initial guess, not a fit".into());
+    }
+    let mut inputs = vec![("--input", a.input.as_path())];
+    for (option, path) in [
+        ("--weights-init", &a.weights_init),
+        ("--means-init", &a.means_init),
+        ("--precisions-init", &a.precisions_init),
+    ] {
+        inputs.extend(path.as_deref().map(|p| (option, p)));
+    }
+    let mut outputs = vec![("--out", a.out.as_path())];
+    outputs.extend(a.labels.as_deref().map(|p| ("--labels", p)));
+    io::check_outputs(&inputs, &outputs)?;
     let x = io::read_matrix(&a.input)?;
     let pool = pool(a.threads)?;
-    let schedule = match a.schedule {
-        ScheduleArg::Static => Schedule::Static { chunk: None },
-        ScheduleArg::Dynamic => Schedule::Dynamic { chunk: 1 },
-        ScheduleArg::Guided => Schedule::Guided { min_chunk: 1 },
-    };
-    let exec = pool.with_schedule(schedule).map_err(|e| e.to_string())?;
-    let covariance_type = match a.covariance_type {
-        CovArg::Full => CovarianceType::Full,
-        CovArg::Diag => CovarianceType::Diag,
-        CovArg::Spherical => CovarianceType::Spherical,
-        CovArg::Tied => CovarianceType::Tied,
-    };
+    let exec = pool.with_schedule(a.schedule).map_err(|e| e.to_string())?;
     let given = a.weights_init.is_some() || a.means_init.is_some() || a.precisions_init.is_some();
     let init = if given {
         Init::Given(InitialParams {
@@ -208,7 +230,7 @@ fn fit(a: &FitArgs) -> Result<(), String> {
         }
     };
     let model = GaussianMixture::new(a.components)
-        .covariance_type(covariance_type)
+        .covariance_type(a.covariance_type)
         .max_iter(a.max_iter)
         .tol(a.tol)
         .reg_covar(a.reg_covar)
@@ -222,7 +244,7 @@ fn fit(a: &FitArgs) -> Result<(), String> {
         let labels = model.predict_with(&exec, &x.values).map_err(|e| e.to_string())?;
         io::write_npy_i64(path, &labels.iter().map(|&l| l as i64).collect::<Vec<_>>())?;
     }
-    println!(
+    say!(
         "fitted {} components ({}) to {} × {} in {} iterations (converged: {}); mean log-likelihood {:.6}; saved {}",
         model.components(),
         model.covariance_type(),
@@ -252,11 +274,12 @@ fn load_for(model: &Path, input: &Path) -> Result<(nogil::gmm::GaussianMixtureMo
 }
 
 fn predict(a: &PredictArgs) -> Result<(), String> {
+    io::check_outputs(&[("--model", &a.model), ("--input", &a.input)], &[("--out", &a.out)])?;
     let (m, x) = load_for(&a.model, &a.input)?;
     let pool = pool(a.threads)?;
     if a.proba {
         let p = m.predict_proba_with(&pool, &x.values).map_err(|e| e.to_string())?;
-        io::write_npy_f64(&a.out, &p, &[x.rows as u64, m.components() as u64])
+        io::write_npy_f64(&a.out, &p, &[x.rows, m.components()])
     } else {
         let l = m.predict_with(&pool, &x.values).map_err(|e| e.to_string())?;
         io::write_npy_i64(&a.out, &l.iter().map(|&v| v as i64).collect::<Vec<_>>())
@@ -267,6 +290,6 @@ fn score(a: &ScoreArgs) -> Result<(), String> {
     let (m, x) = load_for(&a.model, &a.input)?;
     let pool = pool(a.threads)?;
     let s = m.score_with(&pool, &x.values).map_err(|e| e.to_string())?;
-    println!("{s}");
+    say!("{s}");
     Ok(())
 }
