@@ -282,7 +282,13 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
             "os": std::env::consts::OS,
             "arch": std::env::consts::ARCH,
         },
-        "build": { "lanes": build.lanes, "summary": build.to_string() },
+        "build": {
+            "simd": build.isa,
+            "lanes": build.lanes,
+            "compiled": build.compiled.iter().map(|i| i.name()).collect::<Vec<_>>(),
+            "available": build.available.iter().map(|i| i.name()).collect::<Vec<_>>(),
+            "summary": build.to_string(),
+        },
         "settings": {
             "quick": a.quick, "threads": threads, "runs": runs.most,
             "run_budget_s": runs.budget.map(|b| b.as_secs_f64()), "seed": a.seed,

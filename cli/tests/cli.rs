@@ -114,7 +114,10 @@ fn report_quick_writes_json_and_svgs() {
         assert_eq!(r["runs"], 1, "--runs 1 is exact: {r}");
         assert!(r["check_ok"].as_bool().unwrap(), "a check failed: {r}");
     }
-    assert_eq!(json["build"]["lanes"].as_u64().unwrap() as usize, nogil::build_info().lanes);
+    let build = nogil::build_info();
+    assert_eq!(json["build"]["lanes"].as_u64().unwrap() as usize, build.lanes);
+    assert_eq!(json["build"]["simd"], build.isa);
+    assert_eq!(json["build"]["available"].as_array().unwrap().len(), build.available.len());
     for svg in ["speedup_counters.svg", "speedup_gmm.svg", "clusters_a.svg", "clusters_b.svg", "loglik_b.svg"] {
         let text = std::fs::read_to_string(dir.join(svg)).unwrap();
         assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{svg} is an SVG document");
