@@ -76,24 +76,46 @@ fn nogil<T: Send>(py: Python<'_>, work: impl FnOnce() -> Result<T, Error> + Send
     }
 }
 
-/// The pool of `threads` threads (`None`: the library's global pool, sized
-/// by `NOGIL_NUM_THREADS` or the CPUs this process may use).
+/// The pool of `threads` threads (`None`: [`nogil::default_threads`], from
+/// `NOGIL_NUM_THREADS` or the CPUs this process may use).
 ///
 /// Pools persist: one per thread count, made on first use and never
 /// dropped (their workers park when idle), so every later call with the
 /// same count reuses them. Called with the GIL released: starting workers
 /// waits for them to pin themselves.
+///
+/// A child process made by `fork` (Python's `multiprocessing` on Linux)
+/// inherits the parent's pools but none of their worker threads: a region
+/// posted to them would wait forever. So pools are kept per process id, and
+/// a child makes its own. The parent's are leaked in the child, not dropped:
+/// dropping one would join threads that do not exist there. The lock is
+/// never held while a pool starts, so a fork cannot leave it locked for
+/// longer than a map look-up.
 fn pool(threads: Option<usize>) -> Result<&'static Pool, Error> {
-    static POOLS: Mutex<Option<HashMap<usize, &'static Pool>>> = Mutex::new(None);
-    let Some(t) = threads else { return Pool::global() };
-    let mut pools = POOLS.lock().unwrap_or_else(PoisonError::into_inner);
-    let pools = pools.get_or_insert_with(HashMap::new);
-    if let Some(p) = pools.get(&t) {
+    static POOLS: Mutex<Pools> = Mutex::new(None);
+    let t = match threads {
+        Some(t) => t,
+        None => nogil::default_threads()?,
+    };
+    let pid = std::process::id();
+    if let Some(p) = this_process(&mut POOLS.lock().unwrap_or_else(PoisonError::into_inner), pid).get(&t) {
         return Ok(p);
     }
-    let p: &'static Pool = Box::leak(Box::new(Pool::new(t)?));
-    pools.insert(t, p);
-    Ok(p)
+    let new: &'static Pool = Box::leak(Box::new(Pool::new(t)?));
+    // Another thread may have made one meanwhile: the first in is kept (and
+    // this one parks for good, a few idle threads).
+    Ok(*this_process(&mut POOLS.lock().unwrap_or_else(PoisonError::into_inner), pid).entry(t).or_insert(new))
+}
+
+/// The pools of one process: its id and its pools by thread count.
+type Pools = Option<(u32, HashMap<usize, &'static Pool>)>;
+
+/// The pools of process `pid`, forgetting (not dropping) any other's.
+fn this_process(pools: &mut Pools, pid: u32) -> &mut HashMap<usize, &'static Pool> {
+    if !matches!(pools, Some((p, _)) if *p == pid) {
+        *pools = Some((pid, HashMap::new()));
+    }
+    &mut pools.get_or_insert_with(|| (pid, HashMap::new())).1
 }
 
 /// The executor for a call: the pool of `threads`, run with `schedule`.

@@ -186,3 +186,33 @@ def test_kernel_arguments():
         nogil.summarize(x, threads=5000)
     with pytest.raises(ValueError, match="too large"):
         nogil.count("atomic", 2**64)
+
+
+def _fit_in_child(queue):
+    X = blobs(n=300, d=3, k=3, seed=1)[0]
+    g = nogil.GaussianMixture(3, random_state=0).fit(X)
+    queue.put((g.means_, nogil.summarize(np.ones(100_000), threads=2)))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_makes_its_own_pools(fitted):
+    # The parent's pools have worker threads; a fork copies the pools but not
+    # their threads. The child must not wait for them forever.
+    import multiprocessing
+
+    X, g = fitted
+    nogil.summarize(np.ones(100_000), threads=2)  # the parent's pools exist
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_fit_in_child, args=(queue,))
+    child.start()
+    try:
+        means, summary = queue.get(timeout=120)
+        child.join(timeout=120)
+    finally:
+        if child.is_alive():  # it hung: end it rather than leave it behind
+            child.kill()
+            child.join()
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(means, g.means_)
+    assert summary == (100_000, 100_000.0)
