@@ -112,7 +112,8 @@ def main():
     print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs")
     print(f"nogil {nogil.__version__}: {nogil.build_info()}; threads {args.threads or nogil.default_threads()}")
     print(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, BLAS: {blas}")
-    print(f"full covariances, tol=0, median of {args.repeat} fits per timing\n")
+    print(f"full covariances, tol=0, median of {args.repeat} fits per timing")
+    print("load average at start: %.2f %.2f %.2f\n" % os.getloadavg())
     header = f"{'n x d, K':>18} | {'nogil ms/iter':>13} | {'sklearn ms/iter':>15} | {'speedup':>8} | {'max rel diff params':>19} | {'lower bound':>11}"
     print(header)
     print("-" * len(header))
@@ -129,6 +130,7 @@ def main():
             f"{f'{n} x {d}, {k}':>18} | {1e3 * t_ng:13.3f} | {1e3 * t_sk:15.1f} | {t_sk / t_ng:7.1f}x | {diff:19.1e} | {lb:11.1e}",
             flush=True,
         )
+    print("\nload average at end: %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":
