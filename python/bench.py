@@ -7,7 +7,8 @@ estimators fit the same data from the same initial parameters (weights_init,
 means_init, precisions_init) with tol=0, so each runs exactly max_iter
 iterations. The time per iteration is the difference of two fits' wall times,
 (T(1 + m) - T(1)) / m, which cancels what a fit does once (validation,
-initialization, scikit-learn's final E-step). Each fit is timed --repeat times
+initialization, scikit-learn's final E-step); m is at least 3 and large
+enough for about half a second of iterations. Each fit is timed --repeat times
 and the median is taken. After timing, the two fits at the same max_iter are
 compared: the largest relative difference of weights, means and covariances,
 and of the lower bound.
@@ -17,6 +18,7 @@ quoted in README.md come from it.
 """
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -65,8 +67,12 @@ def fit_time(cls, X, k, init, max_iter, extra):
     return t, est
 
 
-def per_iteration(cls, X, k, init, m, repeat, extra):
+def per_iteration(cls, X, k, init, repeat, extra, span=0.5):
+    """(T(1 + m) - T(1)) / m, with m (at least 3) giving about `span` seconds
+    of iterations, so that the difference stands well above the noise."""
     lo = [fit_time(cls, X, k, init, 1, extra)[0] for _ in range(repeat)]
+    estimate = max(fit_time(cls, X, k, init, 4, extra)[0] - min(lo), 1e-6) / 3
+    m = max(3, min(500, math.ceil(span / estimate)))
     hi = [fit_time(cls, X, k, init, 1 + m, extra)[0] for _ in range(repeat)]
     return (statistics.median(hi) - statistics.median(lo)) / m
 
@@ -120,8 +126,8 @@ def main():
     extra = {"n_threads": args.threads}
     for n, d, k in shapes:
         X, init = make_problem(n, d, k)
-        t_sk = per_iteration(SkGaussianMixture, X, k, init, 3, args.repeat, {})
-        t_ng = per_iteration(nogil.GaussianMixture, X, k, init, 15, args.repeat, extra)
+        t_sk = per_iteration(SkGaussianMixture, X, k, init, args.repeat, {})
+        t_ng = per_iteration(nogil.GaussianMixture, X, k, init, args.repeat, extra)
         _, sk = fit_time(SkGaussianMixture, X, k, init, 4, {})
         _, ng = fit_time(nogil.GaussianMixture, X, k, init, 4, extra)
         diff = max(rel(ng.weights_, sk.weights_), rel(ng.means_, sk.means_), rel(ng.covariances_, sk.covariances_))
