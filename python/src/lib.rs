@@ -89,8 +89,9 @@ fn nogil<T: Send>(py: Python<'_>, work: impl FnOnce() -> Result<T, Error> + Send
 /// posted to them would wait forever. So pools are kept per process id, and
 /// a child makes its own. The parent's are leaked in the child, not dropped:
 /// dropping one would join threads that do not exist there. The lock is
-/// never held while a pool starts, so a fork cannot leave it locked for
-/// longer than a map look-up.
+/// held for a map look-up only, never while a pool starts, so the window in
+/// which another thread's fork could copy it locked (and the child then
+/// wait on it for ever) is a few nanoseconds wide, not a pool's start-up.
 fn pool(threads: Option<usize>) -> Result<&'static Pool, Error> {
     static POOLS: Mutex<Pools> = Mutex::new(None);
     let t = match threads {
