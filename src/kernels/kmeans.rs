@@ -63,9 +63,11 @@ fn nearest_groups<V: Lanes, const K: usize>(k: usize, tile: &mut Tile<V>) {
     let k = if K > 0 { K } else { k };
     let groups = tile.groups().min(V::G);
     let Tile { lt, top, inv, .. } = tile;
-    // The 1s are stored group by group: `inv.fill` compiled to scatters.
-    for ((grp, top), inv) in top[..groups].iter_mut().enumerate().zip(&mut inv[..groups]) {
-        *inv = V::splat(1.0);
+    // Slices made once, as in the softmax: no pointer reloads or index checks in the loop.
+    let (lt, top, inv) = (&mut lt[..k * V::G], &mut top[..groups], &mut inv[..groups]);
+    for grp in 0..groups {
+        // The 1s are stored group by group: `inv.fill` compiled to scatters.
+        inv[grp] = V::splat(1.0);
         let mut best = lt[grp];
         for c in 1..k {
             best = best.max(lt[c * V::G + grp]);
@@ -74,7 +76,7 @@ fn nearest_groups<V: Lanes, const K: usize>(k: usize, tile: &mut Tile<V>) {
         for c in 0..k {
             lt[c * V::G + grp] = taken.first(lt[c * V::G + grp], best);
         }
-        *top = best;
+        top[grp] = best;
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Every method executes AVX2 or FMA instructions. A [`V256`] exists only
 //! inside a kernel that [`run`] started, and [`Simd::run`](super::Simd::run)
-//! calls `run` only on a CPU with AVX2 and FMA (see [`Lanes`]).
+//! calls `run` only on a CPU with what [`Isa::Avx2`](super::Isa::Avx2) checks (see [`Lanes`]).
 
 use core::arch::x86_64::*;
 
@@ -13,12 +13,14 @@ use super::{Kernel, Lanes};
 #[repr(transparent)]
 pub(super) struct V256(__m256d);
 
-/// Runs `kernel` with [`V256`] lanes, compiled for AVX2 and FMA.
+/// Runs `kernel` with [`V256`] lanes, compiled for x86-64-v3 (AVX2 and FMA
+/// for the lanes; BMI1/2, LZCNT and POPCNT around them, as a
+/// `-C target-cpu=x86-64-v3` build has).
 ///
 /// # Safety
 ///
-/// - The CPU supports AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// - The CPU supports what [`Isa::Avx2`](super::Isa::Avx2) checks.
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
 pub(super) unsafe fn run<K: Kernel>(kernel: K) -> K::Output {
     kernel.run::<V256>()
 }

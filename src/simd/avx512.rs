@@ -2,7 +2,7 @@
 //!
 //! Every method executes AVX-512F instructions. A [`V512`] exists only
 //! inside a kernel that [`run`] started, and [`Simd::run`](super::Simd::run)
-//! calls `run` only on a CPU with AVX-512F (see [`Lanes`]).
+//! calls `run` only on a CPU with what [`Isa::Avx512`](super::Isa::Avx512) checks (see [`Lanes`]).
 
 use core::arch::x86_64::*;
 
@@ -14,13 +14,16 @@ use super::{Kernel, Lanes};
 #[repr(transparent)]
 pub(super) struct V512(__m512d);
 
-/// Runs `kernel` with [`V512`] lanes, compiled for AVX-512F (which implies
-/// AVX2 and FMA, enabled too for the code around the lanes).
+/// Runs `kernel` with [`V512`] lanes, compiled for x86-64-v4's AVX-512
+/// (F, DQ, VL and BW, with AVX2, FMA, BMI1/2 and LZCNT around the lanes):
+/// what every AVX-512 CPU since Skylake-SP has. The lanes need only F; the
+/// rest lets the compiler use byte-mask instructions and the EVEX forms, as
+/// a `-C target-cpu=native` build does.
 ///
 /// # Safety
 ///
-/// - The CPU supports AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma")]
+/// - The CPU supports what [`Isa::Avx512`](super::Isa::Avx512) checks.
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
 pub(super) unsafe fn run<K: Kernel>(kernel: K) -> K::Output {
     kernel.run::<V512>()
 }

@@ -5,8 +5,8 @@
 //!
 //! | path | lanes | type | needs |
 //! |---|--:|---|---|
-//! | [`Isa::Avx512`] | 8 | `__m512d` (`avx512.rs`) | AVX-512F |
-//! | [`Isa::Avx2`] | 4 | `__m256d` (`avx2.rs`) | AVX2 and FMA |
+//! | [`Isa::Avx512`] | 8 | `__m512d` (`avx512.rs`) | x86-64-v4: AVX-512 F, DQ, VL, BW |
+//! | [`Isa::Avx2`] | 4 | `__m256d` (`avx2.rs`) | x86-64-v3: AVX2, FMA, BMI1/2, LZCNT |
 //! | [`Isa::Portable`] | 4 | `wide::f64x4` (`portable.rs`) | nothing: what the build's own target features give (SSE2 on x86-64, NEON on aarch64) |
 //!
 //! A kernel is a [`Kernel`]: a value whose `run::<V>()` does the work with
@@ -311,9 +311,10 @@ pub(crate) trait Kernel {
 /// A SIMD path: the instruction set a kernel's lanes use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Isa {
-    /// 8 f64 lanes in one AVX-512 register (x86-64 with AVX-512F).
+    /// 8 f64 lanes in one AVX-512 register: x86-64-v4 (AVX-512 F, DQ, VL, BW).
     Avx512,
-    /// 4 f64 lanes in one AVX2 register, with fused multiply-add (x86-64 with AVX2 and FMA).
+    /// 4 f64 lanes in one AVX2 register, with fused multiply-add: x86-64-v3
+    /// (AVX2, FMA, BMI1/2, LZCNT).
     Avx2,
     /// 4 f64 lanes of `wide::f64x4`: whatever the build's target features give.
     Portable,
@@ -352,9 +353,15 @@ impl Isa {
     pub fn supported(self) -> bool {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => std::is_x86_feature_detected!("avx512f"),
+            Isa::Avx512 => {
+                use std::is_x86_feature_detected as has;
+                has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx512bw") && Isa::Avx2.supported()
+            }
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"),
+            Isa::Avx2 => {
+                use std::is_x86_feature_detected as has;
+                has!("avx2") && has!("fma") && has!("bmi1") && has!("bmi2") && has!("lzcnt") && has!("popcnt")
+            }
             #[cfg(not(target_arch = "x86_64"))]
             Isa::Avx512 | Isa::Avx2 => false,
             Isa::Portable => true,
@@ -546,10 +553,10 @@ impl Simd {
     pub(crate) fn run<K: Kernel>(self, kernel: K) -> K::Output {
         match self.0 {
             // SAFETY: a `Simd` holds only a path whose `supported()` held:
-            // this CPU has AVX-512F, which the entry point enables.
+            // this CPU has every feature the entry point enables.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => unsafe { avx512::run(kernel) },
-            // SAFETY: as above, with AVX2 and FMA.
+            // SAFETY: as above, for the AVX2 path's features.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => unsafe { avx2::run(kernel) },
             _ => kernel.run::<wide::f64x4>(),

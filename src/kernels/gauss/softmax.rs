@@ -44,10 +44,16 @@ pub(super) fn mask_padding<V: Lanes>(tile: &mut Tile<V>) {
 pub(super) fn softmax_fixed<V: Lanes, const K: usize>(tile: &mut Tile<V>) {
     let groups = tile.groups().min(V::G);
     let Tile { lt, top, sum, inv, .. } = tile;
+    // Slices of exactly `groups` vectors, made once: indexing the tile's
+    // vectors in the loop reloaded their pointers after every store and
+    // checked every index, which left the divide's latency exposed.
+    let mut rows = lt.chunks_exact_mut(V::G);
+    let rows: [&mut [V]; K] = core::array::from_fn(|_| &mut rows.next().expect("K rows")[..groups]);
+    let (top, sum, inv) = (&mut top[..groups], &mut sum[..groups], &mut inv[..groups]);
     for grp in 0..groups {
         let mut l = [V::zero(); K];
         for c in 0..K {
-            l[c] = lt[c * V::G + grp];
+            l[c] = rows[c][grp];
         }
         let mut m = l[0];
         for c in 1..K {
@@ -56,7 +62,7 @@ pub(super) fn softmax_fixed<V: Lanes, const K: usize>(tile: &mut Tile<V>) {
         let mut s = V::zero();
         for c in 0..K {
             let e = (l[c] - m).exp_nonpositive();
-            lt[c * V::G + grp] = e;
+            rows[c][grp] = e;
             s = if c == 0 { e } else { s + e };
         }
         top[grp] = m;
