@@ -1,7 +1,8 @@
 //! A crate that depends on nogil exactly as a user's would: a path (or
 //! registry) dependency with default features, built with cargo's default
 //! flags. It times one EM iteration of the seed's mixture (4·10⁶ × 2,
-//! K = 4) and `pairwise_sum` (n = 60,000) on 1 and 2 threads, so that
+//! K = 4) and `pairwise_sum` (n = 60,000) on 1 and 2 threads, and the
+//! vectorized `nogil::simd::exp` and `ln` over 10⁶ values, so that
 //! `dependent/compare.sh` can set the default build beside the same crate
 //! built with `-C target-cpu=native`.
 //!
@@ -58,6 +59,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cov: Vec<f64> = (0..k).flat_map(|_| [1.2, 0.1, 0.1, 1.2]).collect();
     let model = GaussianMixtureModel::from_parameters(CovarianceType::Full, d, vec![0.25; k], means, cov)?;
     let y: Vec<f64> = (0..60_000).map(|_| uniform(&mut state) - 0.5).collect();
+
+    // In place, run after run: the values drift (to 0, ∞ or NaN), but both
+    // functions take the same instructions for every input.
+    let mut v: Vec<f64> = (0..1_000_000).map(|_| 1400.0 * uniform(&mut state) - 700.0).collect();
+    let exp = median_ms(runs, || nogil::simd::exp(black_box(&mut v)));
+    println!("simd_exp_1e6 threads=1 median_ms={exp:.3}");
+    let mut v: Vec<f64> = (0..1_000_000).map(|_| 1e6 * uniform(&mut state)).collect();
+    let ln = median_ms(runs, || nogil::simd::ln(black_box(&mut v)));
+    println!("simd_ln_1e6 threads=1 median_ms={ln:.3}");
 
     for threads in [1, 2] {
         let pool = Pool::new(threads)?;

@@ -5,7 +5,7 @@
 //! scores, and the column moments of Lloyd's tolerance. One distance
 //! kernel for every `d`, by the E-step's one dimension dispatch.
 
-use crate::kernels::gauss::dims::with_dim;
+use crate::kernels::gauss::dims::{Dim, with_dim};
 use crate::kernels::gauss::tile::{Tile, TileLanes, Tiles};
 use crate::kernels::gauss::{Gaussians, Moments, PassStats, Weights, reduce_blocks};
 use crate::sched::Executor;
@@ -110,13 +110,58 @@ impl Kernel for SeedBlock<'_> {
 
     #[inline(always)]
     fn run<V: Lanes>(self) -> (f64, Vec<f64>) {
-        let SeedBlock { x, closest, centres, update } = self;
-        let (n, d, k) = (closest.len(), centres.dim(), centres.components());
-        let scored = if update == Closest::Keep { 0 } else { 1 };
-        let mut total = V::zero();
-        let mut sums = vec![V::zero(); k - scored];
-        let all = V::zero().cmp_eq(V::zero());
-        with_dim!(d, |dim| {
+        with_dim!(self.centres.dim(), |dim| seed_block::<V, _>(dim, self))
+    }
+}
+
+/// [`SeedBlock`] with the dimension `dim`: for a constant `d` from the
+/// data's rows directly, otherwise on the E-step's tiles.
+#[inline(always)]
+fn seed_block<V: Lanes, D: Dim>(dim: D, block: SeedBlock) -> (f64, Vec<f64>) {
+    let SeedBlock { x, closest, centres, update } = block;
+    let (n, d, k) = (closest.len(), centres.dim(), centres.components());
+    let mut seed = SeedSums::<V> {
+        update,
+        scored: if update == Closest::Keep { 0 } else { 1 },
+        total: V::zero(),
+        sums: vec![V::zero(); k - usize::from(update != Closest::Keep)],
+    };
+    let mut dist = vec![V::zero(); k];
+    let all = V::zero().cmp_eq(V::zero());
+    match dim.fixed() {
+        // d ≤ 4: each group of rows straight from the data as columns.
+        // `Σ (x − c)²` by multiply-adds has the bits of the tiles' `−l`
+        // (`l −= y²` by negated multiply-adds, `y = (x − c)·1`), so
+        // both forms give the same distances.
+        Some(_) => {
+            let mut pad = [0.0; 32];
+            for at in (0..n).step_by(V::LANES) {
+                let rows = V::LANES.min(n - at);
+                let group = &x[at * d..(at + rows) * d];
+                let group = if rows == V::LANES {
+                    group
+                } else {
+                    // A partial last group: its lanes past the rows repeat the last row.
+                    for i in 0..V::LANES {
+                        let r = i.min(rows - 1);
+                        pad[i * d..(i + 1) * d].copy_from_slice(&group[r * d..(r + 1) * d]);
+                    }
+                    &pad[..V::LANES * d]
+                };
+                let cols = dim.columns::<V>(group);
+                for (c, o) in dist.iter_mut().enumerate() {
+                    let mut s = V::zero();
+                    for (j, &cj) in centres.means()[c * d..(c + 1) * d].iter().enumerate() {
+                        let y = cols[j] - V::splat(cj);
+                        s = y.mul_add(y, s);
+                    }
+                    *o = s;
+                }
+                let valid = if rows == V::LANES { all } else { V::lanes_below(rows) };
+                seed.group(&mut closest[at..at + rows], &dist, valid);
+            }
+        }
+        None => {
             let mut walk = Tiles::<V, _>::new(dim, k, x, 0..n);
             while let Some(r) = walk.next() {
                 let tile = walk.tile();
@@ -124,36 +169,56 @@ impl Kernel for SeedBlock<'_> {
                 tile.densities(dim, centres);
                 let padding = tile.padding();
                 for grp in 0..tile.groups() {
-                    let dist = |c: usize| -tile.lt[c * V::G + grp];
+                    for (c, o) in dist.iter_mut().enumerate() {
+                        *o = -tile.lt[c * V::G + grp];
+                    }
                     let valid = match padding {
                         Some((last, mask)) if last == grp => mask,
                         _ => all,
                     };
                     let at = r.start + grp * V::LANES;
-                    let here = &mut closest[at..n.min(at + V::LANES)];
-                    let mut cl = [0.0; 8];
-                    cl[..here.len()].copy_from_slice(here);
-                    let v = match update {
-                        Closest::Keep => V::load(&cl),
-                        Closest::Set => dist(0),
-                        Closest::Lower => V::load(&cl).min(dist(0)),
-                    };
-                    if update != Closest::Keep {
-                        let out = v.to_array();
-                        here.copy_from_slice(&out[..here.len()]);
-                    }
-                    total += v.keep(valid);
-                    for (c, sum) in sums.iter_mut().enumerate() {
-                        *sum += v.min(dist(scored + c)).keep(valid);
-                    }
+                    seed.group(&mut closest[at..n.min(at + V::LANES)], &dist, valid);
                 }
             }
-        });
-        let mut scores = Vec::with_capacity(sums.len());
-        for s in sums {
-            scores.push(s.hsum());
         }
-        (total.hsum(), scores)
+    }
+    let mut scores = Vec::with_capacity(seed.sums.len());
+    for s in seed.sums {
+        scores.push(s.hsum());
+    }
+    (seed.total.hsum(), scores)
+}
+
+/// [`SeedBlock`]'s running sums, and its step for one group of rows.
+struct SeedSums<V: Lanes> {
+    update: Closest,
+    /// Centres that update `closest` (0 or 1), before the scored ones.
+    scored: usize,
+    total: V,
+    sums: Vec<V>,
+}
+
+impl<V: Lanes> SeedSums<V> {
+    /// The rows of `closest` (at most `LANES`) updated by `dist[0]` as
+    /// `update` says, then added to the sums; `dist[c]` is the group's
+    /// squared distance to centre `c`, `valid` its lanes that hold rows.
+    #[inline(always)]
+    fn group(&mut self, closest: &mut [f64], dist: &[V], valid: V::Mask) {
+        let mut cl = [0.0; 8];
+        cl[..closest.len()].copy_from_slice(closest);
+        let v = match self.update {
+            Closest::Keep => V::load(&cl),
+            Closest::Set => dist[0],
+            Closest::Lower => V::load(&cl).min(dist[0]),
+        };
+        if self.update != Closest::Keep {
+            let out = v.to_array();
+            closest.copy_from_slice(&out[..closest.len()]);
+        }
+        self.total += v.keep(valid);
+        for (sum, &c) in self.sums.iter_mut().zip(&dist[self.scored..]) {
+            *sum += v.min(c).keep(valid);
+        }
     }
 }
 
@@ -207,6 +272,45 @@ impl Kernel for ColumnSums<'_> {
 mod tests {
     use super::*;
     use crate::kernels::gauss::TILE;
+    use crate::kernels::gauss::dims::Dynamic;
+
+    /// For `d ≤ 4` the seeding's block pass reads rows as columns, above it
+    /// the tiles: both promise the same bits, for every update and a partial
+    /// last group.
+    #[test]
+    fn seeding_distances_from_columns_and_from_tiles_agree_to_the_bit() {
+        struct Check;
+        impl Kernel for Check {
+            type Output = ();
+            #[inline(always)]
+            fn run<V: Lanes>(self) {
+                let n = if cfg!(miri) { 13 } else { 2 * TILE + 13 };
+                for d in 1..=4 {
+                    let x: Vec<f64> = (0..n * d).map(|i| ((i * 7919) % 1009) as f64 / 97.0 - 5.0).collect();
+                    let centres = Gaussians::centres(d, (0..3 * d).map(|i| (i as f64 * 0.7).sin() * 3.0).collect());
+                    let start: Vec<f64> = (0..n).map(|i| ((i * 31) % 17) as f64).collect();
+                    for update in [Closest::Keep, Closest::Set, Closest::Lower] {
+                        let run = |fixed: bool| {
+                            let mut closest = start.clone();
+                            let block = SeedBlock { x: &x, closest: &mut closest, centres: &centres, update };
+                            let (total, scores) = if fixed {
+                                with_dim!(d, |dim| seed_block::<V, _>(dim, block))
+                            } else {
+                                seed_block::<V, _>(Dynamic(d), block)
+                            };
+                            let mut bits: Vec<u64> = closest.iter().chain(&scores).map(|v| v.to_bits()).collect();
+                            bits.push(total.to_bits());
+                            bits
+                        };
+                        assert_eq!(run(true), run(false), "{} d={d} {update:?}", core::any::type_name::<V>());
+                    }
+                }
+            }
+        }
+        for simd in Simd::each() {
+            simd.run(Check);
+        }
+    }
 
     /// The k-means pass against plain loops: the counts exactly, the shifted
     /// sums and the inertia to rounding; a duplicated centre loses every row

@@ -147,15 +147,35 @@ pub(super) fn ln<V: Lanes>(x: V) -> V {
     V::select(finite, y, special)
 }
 
-/// Which general function [`InPlace`] applies.
+/// Which lane function [`InPlace`] applies: the general ones, and (for the
+/// tests) the kernels' restricted ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Function {
     Exp,
     Ln,
+    #[cfg(test)]
+    ExpNonpositive,
+    #[cfg(test)]
+    LnNormal,
 }
 
-/// [`Lanes::exp`] or [`Lanes::ln`] of every value, in place: whole vectors,
-/// then the tail padded to one.
+impl Function {
+    /// The function of `v`'s lanes (a method, not a closure: see [`Kernel`]).
+    #[inline(always)]
+    fn apply<V: Lanes>(self, v: V) -> V {
+        match self {
+            Function::Exp => v.exp(),
+            Function::Ln => v.ln(),
+            #[cfg(test)]
+            Function::ExpNonpositive => v.exp_nonpositive(),
+            #[cfg(test)]
+            Function::LnNormal => v.ln_normal(),
+        }
+    }
+}
+
+/// A lane function of every value, in place: whole vectors, then the tail
+/// padded to one.
 pub(super) struct InPlace<'a>(pub(super) &'a mut [f64], pub(super) Function);
 
 impl Kernel for InPlace<'_> {
@@ -164,19 +184,15 @@ impl Kernel for InPlace<'_> {
     #[inline(always)]
     fn run<V: Lanes>(self) {
         let InPlace(values, function) = self;
-        let f = |v: V| match function {
-            Function::Exp => v.exp(),
-            Function::Ln => v.ln(),
-        };
         let mut chunks = values.chunks_exact_mut(V::LANES);
         for chunk in &mut chunks {
-            f(V::load(chunk)).store(chunk);
+            function.apply(V::load(chunk)).store(chunk);
         }
         let tail = chunks.into_remainder();
         if !tail.is_empty() {
             let mut pad = [1.0; 8];
             pad[..tail.len()].copy_from_slice(tail);
-            let out = f(V::load(&pad)).to_array();
+            let out = function.apply(V::load(&pad)).to_array();
             let n = tail.len();
             tail.copy_from_slice(&out[..n]);
         }

@@ -4,41 +4,11 @@
 
 use super::*;
 
-/// A test's view of one lane function, applied to a slice in place.
-#[derive(Clone, Copy, Debug)]
-enum F {
-    Exp,
-    ExpNonpositive,
-    Ln,
-    LnNormal,
-}
-
-struct Apply<'a>(&'a mut [f64], F);
-
-impl Kernel for Apply<'_> {
-    type Output = ();
-    #[inline(always)]
-    fn run<V: Lanes>(self) {
-        let Apply(values, f) = self;
-        for chunk in values.chunks_mut(V::LANES) {
-            let mut pad = [1.0; 8];
-            pad[..chunk.len()].copy_from_slice(chunk);
-            let v = V::load(&pad);
-            let out = match f {
-                F::Exp => v.exp(),
-                F::ExpNonpositive => v.exp_nonpositive(),
-                F::Ln => v.ln(),
-                F::LnNormal => v.ln_normal(),
-            };
-            let n = chunk.len();
-            chunk.copy_from_slice(&out.to_array()[..n]);
-        }
-    }
-}
+use math::Function as F;
 
 fn apply(simd: Simd, f: F, x: &[f64]) -> Vec<f64> {
     let mut out = x.to_vec();
-    simd.run(Apply(&mut out, f));
+    simd.run(math::InPlace(&mut out, f));
     out
 }
 

@@ -14,6 +14,14 @@ use crate::simd::Lanes;
 pub(crate) trait Dim: Copy + Send + Sync {
     fn get(self) -> usize;
 
+    /// `Some(d)` when `d` is a constant ([`Fixed`]), so that whole groups of
+    /// rows can be read as [`columns`](Dim::columns).
+    fn fixed(self) -> Option<usize>;
+
+    /// The columns of the first `LANES` rows of `rows` (row-major, `d`
+    /// values each), zero past `d`. Only for a [`fixed`](Dim::fixed) `d`.
+    fn columns<V: Lanes>(self, rows: &[f64]) -> [V; 4];
+
     /// Writes the rows of `src` (row-major, `d` columns) into the tile's
     /// columns `xt`: coordinate `j` of row `i` is lane `i % LANES` of
     /// `xt[j·G + i / LANES]`.
@@ -44,6 +52,18 @@ impl<const D: usize> Dim for Fixed<D> {
     #[inline(always)]
     fn get(self) -> usize {
         D
+    }
+
+    #[inline(always)]
+    fn fixed(self) -> Option<usize> {
+        Some(D)
+    }
+
+    #[inline(always)]
+    fn columns<V: Lanes>(self, rows: &[f64]) -> [V; 4] {
+        let (rows, _) = rows.as_chunks::<D>();
+        let cols = V::load_columns::<D>(rows);
+        core::array::from_fn(|j| if j < D { cols[j] } else { V::zero() })
     }
 
     #[inline(always)]
@@ -84,6 +104,15 @@ impl Dim for Dynamic {
     #[inline(always)]
     fn get(self) -> usize {
         self.0
+    }
+
+    #[inline(always)]
+    fn fixed(self) -> Option<usize> {
+        None
+    }
+
+    fn columns<V: Lanes>(self, _: &[f64]) -> [V; 4] {
+        unreachable!("columns are read only for a fixed d")
     }
 
     #[inline(always)]
