@@ -204,21 +204,36 @@ impl<V: Lanes> SeedSums<V> {
     /// squared distance to centre `c`, `valid` its lanes that hold rows.
     #[inline(always)]
     fn group(&mut self, closest: &mut [f64], dist: &[V], valid: V::Mask) {
-        let mut cl = [0.0; 8];
-        cl[..closest.len()].copy_from_slice(closest);
         let v = match self.update {
-            Closest::Keep => V::load(&cl),
+            Closest::Keep => load_group::<V>(closest),
             Closest::Set => dist[0],
-            Closest::Lower => V::load(&cl).min(dist[0]),
+            Closest::Lower => load_group::<V>(closest).min(dist[0]),
         };
         if self.update != Closest::Keep {
-            let out = v.to_array();
-            closest.copy_from_slice(&out[..closest.len()]);
+            if closest.len() == V::LANES {
+                v.store(closest);
+            } else {
+                let out = v.to_array();
+                closest.copy_from_slice(&out[..closest.len()]);
+            }
         }
         self.total += v.keep(valid);
         for (sum, &c) in self.sums.iter_mut().zip(&dist[self.scored..]) {
             *sum += v.min(c).keep(valid);
         }
+    }
+}
+
+/// A group of at most `LANES` values as lanes, zeros past its end: a full
+/// group loaded in place, a partial one through a copy.
+#[inline(always)]
+fn load_group<V: Lanes>(s: &[f64]) -> V {
+    if s.len() == V::LANES {
+        V::load(s)
+    } else {
+        let mut part = [0.0; 8];
+        part[..s.len()].copy_from_slice(s);
+        V::load(&part)
     }
 }
 
