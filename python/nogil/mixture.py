@@ -264,9 +264,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     # The E-step under `model` and the M-step after it, in one
                     # pass with the GIL released; `lower_bound` is the mean
                     # log-likelihood under `model`, as scikit-learn's is.
-                    model, lower_bound = model.step(
-                        X, float(self.reg_covar), n_iter, **self._exec()
-                    )
+                    model, lower_bound = self._step(model, X, n_iter)
                     current_lower_bounds.append(lower_bound)
                     change = lower_bound - prev_lower_bound
                     self._print_verbose_msg_iter_end(n_iter, change)
@@ -296,6 +294,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
         return X
+
+    def _step(self, model, X, n_iter):
+        """One EM iteration: ``(next_model, lower_bound)`` (nogil.dask overrides it)."""
+        return model.step(X, float(self.reg_covar), n_iter, **self._exec())
 
     def _checked_initial_parameters(self, n_features):
         """weights_init, means_init, precisions_init, checked as scikit-learn checks them."""
