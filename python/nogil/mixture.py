@@ -218,7 +218,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _validate_X(self, X, reset):
         if reset:
-            return validate_data(
+            X = validate_data(
                 self,
                 X,
                 dtype=np.float64,
@@ -226,9 +226,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ensure_min_samples=2,
                 ensure_all_finite=False,
             )
-        return validate_data(
-            self, X, reset=False, dtype=np.float64, order="C", ensure_all_finite=False
-        )
+        else:
+            X = validate_data(
+                self, X, reset=False, dtype=np.float64, order="C", ensure_all_finite=False
+            )
+        # check_array keeps a misaligned array (one unpickled from a pickle
+        # protocol 5 buffer, as Dask and multiprocessing send them), which
+        # the Rust side cannot read as f64: an aligned copy then.
+        return np.require(X, requirements=["A"])
 
     def _fit(self, X):
         X = self._validate_X(X, reset=True)
