@@ -22,10 +22,10 @@ step "fresh virtual environment in $venv ($("$python" --version))"
 rm -rf "$venv"
 "$python" -m venv "$venv"
 
-step "pip install ./python pytest"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check ./python pytest
+step "pip install ./python[dask] pytest (the dask extra: dask, distributed)"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "./python[dask]" pytest
 "$venv/bin/python" -c 'import nogil; print("nogil", nogil.__version__, "-", nogil.build_info())'
 
-step "pytest python/tests -q"
+step "pytest python/tests -q (test_dask.py on a 2-process LocalCluster)"
 # From the repository root, where no nogil/ folder can shadow the installed package.
 "$venv/bin/pytest" python/tests -q -p no:cacheprovider

@@ -218,7 +218,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _validate_X(self, X, reset):
         if reset:
-            return validate_data(
+            X = validate_data(
                 self,
                 X,
                 dtype=np.float64,
@@ -226,9 +226,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ensure_min_samples=2,
                 ensure_all_finite=False,
             )
-        return validate_data(
-            self, X, reset=False, dtype=np.float64, order="C", ensure_all_finite=False
-        )
+        else:
+            X = validate_data(
+                self, X, reset=False, dtype=np.float64, order="C", ensure_all_finite=False
+            )
+        # check_array keeps a misaligned array (one unpickled from a pickle
+        # protocol 5 buffer, as Dask and multiprocessing send them), which
+        # the Rust side cannot read as f64: an aligned copy then.
+        return np.require(X, requirements=["A"])
 
     def _fit(self, X):
         X = self._validate_X(X, reset=True)
@@ -264,9 +269,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     # The E-step under `model` and the M-step after it, in one
                     # pass with the GIL released; `lower_bound` is the mean
                     # log-likelihood under `model`, as scikit-learn's is.
-                    model, lower_bound = model.step(
-                        X, float(self.reg_covar), n_iter, **self._exec()
-                    )
+                    model, lower_bound = self._step(model, X, n_iter)
                     current_lower_bounds.append(lower_bound)
                     change = lower_bound - prev_lower_bound
                     self._print_verbose_msg_iter_end(n_iter, change)
@@ -296,6 +299,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
         return X
+
+    def _step(self, model, X, n_iter):
+        """One EM iteration: ``(next_model, lower_bound)`` (nogil.dask overrides it)."""
+        return model.step(X, float(self.reg_covar), n_iter, **self._exec())
 
     def _checked_initial_parameters(self, n_features):
         """weights_init, means_init, precisions_init, checked as scikit-learn checks them."""

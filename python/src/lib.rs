@@ -32,7 +32,9 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, PoisonError};
 
-use nogil::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism};
+use nogil::gmm::{
+    CovarianceType, GaussianMixture, GaussianMixtureModel, Init, InitialParams, Parallelism, SufficientStats,
+};
 use nogil::kernels::counter::{self, CounterKind};
 use nogil::kernels::{pairwise, summarize as summary};
 use nogil::{Error, OnPool, Pool, Schedule};
@@ -206,6 +208,67 @@ impl Model {
         Ok((Model { inner: next }, lower_bound))
     }
 
+    /// The rows of one block of a pass over `n` rows under this model (see
+    /// the library's `GaussianMixtureModel::pass_block`).
+    fn pass_block(&self, n: usize) -> usize {
+        self.inner.pass_block(n).get()
+    }
+
+    /// The statistics of each `block`-row block of `x`, one row each:
+    /// `[Σr (k), Σr·(x−μ) (k·d), second moments, Σ ln p]`, `(blocks, width)`.
+    #[pyo3(signature = (x, block, threads=None, schedule="static"))]
+    fn summarize_blocks<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        block: usize,
+        threads: Option<usize>,
+        schedule: &str,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+        let (x, _) = data(&x)?;
+        let schedule = parse_schedule(schedule)?;
+        let block = std::num::NonZeroUsize::new(block).ok_or_else(|| PyValueError::new_err("block must be >= 1"))?;
+        let blocks = nogil(py, || self.inner.summarize_blocks(&executor(threads, schedule)?, x, block))?;
+        let width = stats_width(&self.inner);
+        let mut out = Vec::with_capacity(blocks.len() * width);
+        for b in &blocks {
+            out.extend_from_slice(b.weights_sum());
+            out.extend_from_slice(b.first_moments());
+            out.extend_from_slice(b.second_moments());
+            out.push(b.log_likelihood());
+        }
+        array(py, &[blocks.len(), width], out)
+    }
+
+    /// The M-step from statistics laid out as [`Model::summarize_blocks`]'s
+    /// rows (merged), taken under this model over `samples` rows.
+    fn next_from_stats(&self, stats: PyReadonlyArray1<'_, f64>, samples: usize, reg_covar: f64) -> PyResult<Model> {
+        let v = c_slice(&stats, "stats")?;
+        let (k, d) = (self.inner.components(), self.inner.dim());
+        if v.len() != stats_width(&self.inner) {
+            return Err(PyValueError::new_err(format!(
+                "stats: expected {} values, got {}",
+                stats_width(&self.inner),
+                v.len()
+            )));
+        }
+        let (n, rest) = v.split_at(k);
+        let (s, rest) = rest.split_at(k * d);
+        let (q, loglik) = rest.split_at(rest.len() - 1);
+        let st = SufficientStats::from_parts(
+            self.inner.covariance_type(),
+            d,
+            self.inner.gaussians().means().to_vec(),
+            n.to_vec(),
+            s.to_vec(),
+            q.to_vec(),
+            loglik[0],
+            samples,
+        )
+        .map_err(to_py)?;
+        Ok(Model { inner: GaussianMixtureModel::from_stats(&st, reg_covar).map_err(to_py)? })
+    }
+
     /// The most likely component of each row of `x` (int64, as scikit-learn's argmax).
     #[pyo3(signature = (x, threads=None, schedule="static"))]
     fn predict<'py>(
@@ -325,6 +388,16 @@ impl Model {
         let shape = covariance_shape(self.inner.covariance_type(), self.inner.components(), self.inner.dim());
         array(py, &shape, self.inner.precisions_cholesky().to_vec())
     }
+}
+
+/// The numbers of one block's statistics: `k·(1 + d + second) + 1`.
+fn stats_width(m: &GaussianMixtureModel) -> usize {
+    let (k, d) = (m.components(), m.dim());
+    let second = match m.covariance_type() {
+        CovarianceType::Full | CovarianceType::Tied => d * (d + 1) / 2,
+        CovarianceType::Diag | CovarianceType::Spherical => d,
+    };
+    k * (1 + d + second) + 1
 }
 
 /// The model EM starts from: the library's initialization `init` on `x`

@@ -118,3 +118,17 @@ def test_kernels_convert_their_input():
     w[::2] = x
     assert nogil.summarize(w[::2]) == expected
     assert nogil.pairwise_sum(w[::2]) == nogil.pairwise_sum(x) == 499500.0**2
+
+
+def test_a_misaligned_array_is_copied_not_refused():
+    # As pickle protocol 5 buffers from Dask or multiprocessing can come.
+    x = np.random.default_rng(0).standard_normal((200, 2))
+    raw = np.zeros(x.nbytes + 1, dtype=np.uint8)
+    y = np.frombuffer(raw.data, dtype=np.uint8, count=x.nbytes, offset=1).view(np.float64)
+    y = y.reshape(200, 2)
+    assert not y.flags.aligned
+    y[...] = x
+    a = nogil.GaussianMixture(2, random_state=0).fit(y)
+    b = nogil.GaussianMixture(2, random_state=0).fit(x)
+    assert np.array_equal(a.means_, b.means_)
+    assert np.array_equal(a.predict(y), b.predict(x))

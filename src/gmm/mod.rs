@@ -45,6 +45,7 @@ mod sample;
 mod stats;
 
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::str::FromStr;
 
 use rand::SeedableRng;
@@ -52,7 +53,9 @@ use rand::rngs::StdRng;
 
 use crate::error::{try_filled, try_room};
 pub use crate::kernels::gauss::Parallelism;
-use crate::kernels::gauss::{Gaussians, PassStats, RowOutput, inverse_and_log_det, pass, pass_values, per_row, rows};
+use crate::kernels::gauss::{
+    Gaussians, PassStats, RowOutput, each_block, inverse_and_log_det, pass, pass_block, pass_values, per_row, rows,
+};
 use crate::kernels::summarize::first_non_finite;
 use crate::sched::{Executor, Pool, Sequential};
 use crate::simd::Simd;
@@ -693,6 +696,58 @@ impl GaussianMixtureModel {
             pass,
             samples,
         })
+    }
+
+    /// The rows of one block of a pass over `n` rows under this model: the
+    /// leaves of the pass's fixed tree are the blocks `b·block .. (b+1)·block`
+    /// (the last shorter). Fixed by `n`, `d`, `k` and the covariance type,
+    /// never by the executor.
+    ///
+    /// Statistics taken block by block ([`summarize_blocks`](Self::summarize_blocks))
+    /// and merged in that tree (node `i` of level `l + 1` is node `2i` merged
+    /// with node `2i + 1` of level `l`, or node `2i` alone when it is the
+    /// level's odd last one) have the bits of [`summarize`](Self::summarize)
+    /// over all `n` rows: how a distributed fit, each worker holding whole
+    /// blocks, gives the answer of one machine.
+    pub fn pass_block(&self, n: usize) -> NonZeroUsize {
+        pass_block(n, self.d, self.components(), moments(self.covariance_type))
+    }
+
+    /// The statistics of each `block`-row block of `x` under this model, in
+    /// order (the last block may be shorter), each exactly as a pass with
+    /// that block size computes it. With `block` the
+    /// [`pass_block`](Self::pass_block) of the whole data and `x` starting on
+    /// a block boundary, these are leaves of the whole data's pass.
+    ///
+    /// Errors as [`summarize`](Self::summarize) does: mis-shaped `x`, no
+    /// room, and a NaN or infinity in the data (named by its row in `x`).
+    pub fn summarize_blocks<E: Executor + ?Sized>(
+        &self,
+        exec: &E,
+        x: &[f64],
+        block: NonZeroUsize,
+    ) -> Result<Vec<SufficientStats>, Error> {
+        let simd = Simd::active();
+        let samples = rows(x, self.d)?;
+        let in_block = samples.min(block.get());
+        check_room(exec, simd, self.covariance_type, self.components(), self.d, in_block, Parallelism::Data)?;
+        let blocks = each_block(exec, simd, &self.gaussians, moments(self.covariance_type), x, block);
+        if blocks.iter().any(|b| !b.loglik.is_finite()) {
+            check_data(exec, x, self.d)?;
+            return Err(Error::NonFiniteLikelihood { iteration: 0 });
+        }
+        let shift = self.gaussians.means();
+        Ok(blocks
+            .into_iter()
+            .enumerate()
+            .map(|(b, pass)| SufficientStats {
+                covariance_type: self.covariance_type,
+                d: self.d,
+                shift: shift.to_vec(),
+                pass,
+                samples: block.get().min(samples - b * block.get()),
+            })
+            .collect())
     }
 
     /// One EM iteration from this model: the mean log-likelihood per sample

@@ -37,6 +37,52 @@ pub struct SufficientStats {
 }
 
 impl SufficientStats {
+    /// Statistics from their parts, as a distributed job that sent them
+    /// over the wire rebuilds them: `shift` (`k × d`), `weights_sum` (`k`),
+    /// `first_moments` (`k × d`), `second_moments` (`k` times `d(d+1)/2`
+    /// for full and tied, `d` for diag and spherical), `log_likelihood`, and
+    /// the number of points summarized. The inverse of the accessors.
+    ///
+    /// Errors when `d` or `k` is zero or a part's length does not match.
+    #[allow(clippy::too_many_arguments)] // one per part of the statistics
+    pub fn from_parts(
+        covariance_type: CovarianceType,
+        d: usize,
+        shift: Vec<f64>,
+        weights_sum: Vec<f64>,
+        first_moments: Vec<f64>,
+        second_moments: Vec<f64>,
+        log_likelihood: f64,
+        samples: usize,
+    ) -> Result<Self, Error> {
+        if d == 0 {
+            return Err(Error::ZeroDimension);
+        }
+        let k = weights_sum.len();
+        let per = moments(covariance_type).per_component(d);
+        let shape = |what, expected: Option<usize>, got: usize| match expected {
+            Some(e) if e == got => Ok(()),
+            _ => Err(Error::Shape { what, expected: format!("{expected:?} values"), got: format!("{got} values") }),
+        };
+        if k == 0 {
+            return Err(Error::Shape {
+                what: "weights_sum",
+                expected: "at least one component".into(),
+                got: "0".into(),
+            });
+        }
+        shape("shift", k.checked_mul(d), shift.len())?;
+        shape("first_moments", k.checked_mul(d), first_moments.len())?;
+        shape("second_moments", k.checked_mul(per), second_moments.len())?;
+        Ok(SufficientStats {
+            covariance_type,
+            d,
+            shift,
+            pass: PassStats { n: weights_sum, s: first_moments, q: second_moments, loglik: log_likelihood },
+            samples,
+        })
+    }
+
     /// Number of components.
     pub fn components(&self) -> usize {
         self.pass.n.len()

@@ -77,7 +77,7 @@ pub use components::{Factor, Gaussians};
 pub use mirror::{expectation, expectation_raw, log_probability_raw};
 pub(crate) use moments::{Moments, PassStats};
 pub use pass::Parallelism;
-pub(crate) use pass::{Weights, pass, pass_block, pass_values, reduce_blocks, tile_values};
+pub(crate) use pass::{Weights, each_block, pass, pass_block, pass_values, reduce_blocks, tile_values};
 pub use rows::log_densities;
 pub(crate) use rows::{RowOutput, per_row};
 

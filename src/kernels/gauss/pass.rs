@@ -123,6 +123,32 @@ pub(crate) fn reduce_blocks<E: Executor + ?Sized>(
         .unwrap_or_else(|| PassStats::zeros(k, d, moments))
 }
 
+/// The statistics of each `block`-row block of `x` (the last may be
+/// shorter), in block order, each exactly as [`reduce_blocks`] maps it when
+/// `block` is the pass's [`pass_block`]: the leaves of a pass's tree, for a
+/// caller that holds some of them and combines them elsewhere.
+pub(crate) fn each_block<E: Executor + ?Sized>(
+    exec: &E,
+    simd: Simd,
+    g: &Gaussians,
+    moments: Moments,
+    x: &[f64],
+    block: NonZeroUsize,
+) -> Vec<PassStats> {
+    let (k, d) = (g.k, g.d);
+    let n = x.len() / d;
+    let block = block.get();
+    let summed = sums_q(k, d, moments, simd.lanes());
+    let mut out: Vec<Option<PassStats>> = vec![None; n.div_ceil(block)];
+    for_each_chunk_mut(exec, &mut out, 1, |blocks, slots| {
+        for (b, slot) in blocks.zip(slots) {
+            let rows = b * block..n.min(b * block + block);
+            *slot = Some(simd.run(BlockStats { g, moments, summed, x, rows, weights: Weights::Densities }));
+        }
+    });
+    out.into_iter().map(|s| s.expect("for_each_chunk_mut visits every block")).collect()
+}
+
 /// The block of rows a pass reduces at a time: fixed for given `n`, `d` and
 /// `k` (never by thread count, so the sums have the same bits on every
 /// executor). At least 4096 rows, so that a block's partial statistics are
