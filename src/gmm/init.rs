@@ -55,7 +55,7 @@ pub(crate) fn kmeans_plusplus<E: Executor + ?Sized>(
         let mut lower = |b: usize, block: &mut [f64]| {
             if let Some(centres) = &pending_centre {
                 let x = &x[b * BLOCK.get() * d..];
-                simd.run(SeedBlock { x, closest: block, centres, update: Closest::Lower });
+                SeedBlock { x, closest: block, centres, update: Closest::Lower }.run_on(simd);
             }
         };
         let cands: Vec<usize> = (0..trials)
@@ -86,7 +86,7 @@ fn distances<E: Executor + ?Sized>(
 ) -> Vec<f64> {
     let centres = Gaussians::centres(d, center.to_vec());
     each_block(exec, x, d, closest, |x, closest| {
-        simd.run(SeedBlock { x, closest, centres: &centres, update: Closest::Set }).0
+        SeedBlock { x, closest, centres: &centres, update: Closest::Set }.run_on(simd).0
     })
 }
 
@@ -124,7 +124,7 @@ fn lower_and_score<E: Executor + ?Sized>(
     let all: Vec<f64> = pending.into_iter().chain(centers.iter().copied()).flatten().copied().collect();
     let centres = Gaussians::centres(d, all);
     let update = if pending.is_some() { Closest::Lower } else { Closest::Keep };
-    each_block(exec, x, d, closest, |x, closest| simd.run(SeedBlock { x, closest, centres: &centres, update }).1)
+    each_block(exec, x, d, closest, |x, closest| SeedBlock { x, closest, centres: &centres, update }.run_on(simd).1)
 }
 
 /// The first row whose running sum of `closest` reaches `target`, from the
@@ -215,7 +215,7 @@ pub(crate) fn column_moments<E: Executor + ?Sized>(exec: &E, simd: Simd, x: &[f6
         exec,
         n,
         BLOCK,
-        |rows| simd.run(ColumnSums { x: &x[rows.start * d..rows.end * d], d, shift: first }),
+        |rows| ColumnSums { x: &x[rows.start * d..rows.end * d], d, shift: first }.run_on(simd),
         add_vecs,
     )
     .unwrap_or_else(|| vec![0.0; 2 * d]);

@@ -283,6 +283,8 @@ impl Kernel for ColumnSums<'_> {
     }
 }
 
+crate::simd::compiled_here!(SeedBlock<'_>, ColumnSums<'_>);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -195,7 +195,7 @@ impl Kernel for PairwiseRows<'_> {
 /// ```
 pub fn pairwise_sum<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
     let simd = Simd::active();
-    map_reduce(exec, x.len(), ROW_BLOCK, |rows| simd.run(PairwiseRows(x, rows)), |a, b| a + b).unwrap_or(0.0)
+    map_reduce(exec, x.len(), ROW_BLOCK, |rows| PairwiseRows(x, rows).run_on(simd), |a, b| a + b).unwrap_or(0.0)
 }
 
 /// One task per element, as the seed's joblib cell 32 dispatches
@@ -206,7 +206,7 @@ pub fn pairwise_sum<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
 /// element, as joblib pays a dispatch per task.
 pub fn pairwise_sum_tasks<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
     let simd = Simd::active();
-    let task = |r: Range<usize>| simd.run(ScalarSum(x, x[r.start]));
+    let task = |r: Range<usize>| ScalarSum(x, x[r.start]).run_on(simd);
     map_reduce(exec, x.len(), NonZeroUsize::MIN, task, |a, b| a + b).unwrap_or(0.0)
 }
 
@@ -223,7 +223,7 @@ pub fn pairwise_sum_strided<E: Executor + ?Sized>(exec: &E, x: &[f64], parts: us
     let task = |p: usize| {
         let y: Vec<f64> = x.iter().skip(p).step_by(parts).copied().collect();
         // The seed's n·m products, one SIMD scalar_sum per y value.
-        y.iter().map(|&yj| simd.run(ScalarSum(x, yj))).fold(0.0, |a, b| a + b)
+        y.iter().map(|&yj| ScalarSum(x, yj).run_on(simd)).fold(0.0, |a, b| a + b)
     };
     Ok(map_reduce(exec, parts, NonZeroUsize::MIN, |r| task(r.start), |a, b| a + b).unwrap_or(0.0))
 }
@@ -243,7 +243,7 @@ pub fn pairwise_sum_exact<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
 /// that depends on every chain, so nothing is optimised away.
 pub fn fma_peak<E: Executor + ?Sized>(exec: &E, fmas_per_thread: usize) -> f64 {
     let (threads, simd) = (exec.threads().max(1), Simd::active());
-    let chains = |r: Range<usize>| simd.run(FmaChains { first: r.start, fmas: fmas_per_thread });
+    let chains = |r: Range<usize>| FmaChains { first: r.start, fmas: fmas_per_thread }.run_on(simd);
     map_reduce(exec, threads, NonZeroUsize::MIN, chains, |a, b| a + b).unwrap_or(0.0)
 }
 
@@ -277,3 +277,5 @@ impl Kernel for FmaChains {
         sum
     }
 }
+
+crate::simd::compiled_here!(ScalarSum<'_>, PairwiseRows<'_>, FmaChains);

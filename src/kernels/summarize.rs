@@ -115,7 +115,7 @@ pub fn summarize_simd(x: &[f64]) -> Summary {
 /// ```
 pub fn summarize<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> Summary {
     let simd = Simd::active();
-    let block = |r: std::ops::Range<usize>| Summary { len: r.len(), sum: simd.run(Sum(&x[r])) };
+    let block = |r: std::ops::Range<usize>| Summary { len: r.len(), sum: Sum(&x[r]).run_on(simd) };
     map_reduce(exec, x.len(), DEFAULT_BLOCK, block, Summary::merge).unwrap_or_default()
 }
 
@@ -211,7 +211,7 @@ impl Kernel for CompensatedBlock<'_> {
 /// thread count. About as fast as the plain sum when memory-bound.
 pub fn summarize_compensated<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> Summary {
     let simd = Simd::active();
-    let total = map_reduce(exec, x.len(), DEFAULT_BLOCK, |r| simd.run(CompensatedBlock(&x[r])), Compensated::merge);
+    let total = map_reduce(exec, x.len(), DEFAULT_BLOCK, |r| CompensatedBlock(&x[r]).run_on(simd), Compensated::merge);
     Summary { len: x.len(), sum: total.map_or(0.0, Compensated::value) }
 }
 
@@ -222,7 +222,7 @@ pub fn first_non_finite<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> Option<usi
     let simd = Simd::active();
     let block = |r: std::ops::Range<usize>| {
         let start = r.start;
-        let bad = simd.run(TimesZero(&x[r.clone()])).is_nan();
+        let bad = TimesZero(&x[r.clone()]).run_on(simd).is_nan();
         bad.then(|| x[r].iter().position(|v| !v.is_finite()).map(|i| start + i)).flatten()
     };
     map_reduce(exec, x.len(), DEFAULT_BLOCK, block, |a, b| a.or(b)).flatten()
@@ -256,8 +256,10 @@ pub fn read_reference<E: Executor + ?Sized>(exec: &E, x: &[f64]) -> f64 {
         exec,
         threads,
         one,
-        |r| simd.run(Sum(&x[(r.start * per).min(x.len())..(r.end * per).min(x.len())])),
+        |r| Sum(&x[(r.start * per).min(x.len())..(r.end * per).min(x.len())]).run_on(simd),
         |a, b| a + b,
     )
     .unwrap_or(0.0)
 }
+
+crate::simd::compiled_here!(Sum<'_>, CompensatedBlock<'_>, TimesZero<'_>);

@@ -308,6 +308,27 @@ pub(crate) trait Kernel {
     fn run<V: Lanes>(self) -> Self::Output;
 }
 
+/// Gives each kernel type a `run_on(self, simd)`: [`Simd::run`] behind a
+/// function that is not generic, so its three paths are compiled once, in
+/// this crate. A generic function (a pass generic over its executor) is
+/// compiled again in every crate that instantiates it, and with an
+/// optimized build's generics unshared, a [`Simd::run`] written in its body
+/// would bring every path of the kernel with it: minutes of a dependent's
+/// build (and of each test binary's) for code the library already holds.
+/// Generic callers call `run_on`; the cost is one call per block.
+macro_rules! compiled_here {
+    ($($kernel:ty),* $(,)?) => {$(
+        impl $kernel {
+            /// Runs this kernel on `simd`'s path (see [`compiled_here`]).
+            #[inline(never)]
+            pub(crate) fn run_on(self, simd: $crate::simd::Simd) -> <Self as $crate::simd::Kernel>::Output {
+                simd.run(self)
+            }
+        }
+    )*};
+}
+pub(crate) use compiled_here;
+
 /// A SIMD path: the instruction set a kernel's lanes use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Isa {

@@ -118,7 +118,7 @@ pub(crate) fn reduce_blocks<E: Executor + ?Sized>(
     let (k, d) = (g.k, g.d);
     let n = x.len() / d;
     let summed = sums_q(k, d, moments, simd.lanes());
-    let block = |rows| simd.run(BlockStats { g, moments, summed, x, rows, weights });
+    let block = |rows| BlockStats { g, moments, summed, x, rows, weights }.run_on(simd);
     map_reduce(exec, n, pass_block(n, d, k, moments), block, PassStats::add)
         .unwrap_or_else(|| PassStats::zeros(k, d, moments))
 }
@@ -143,7 +143,7 @@ pub(crate) fn each_block<E: Executor + ?Sized>(
     for_each_chunk_mut(exec, &mut out, 1, |blocks, slots| {
         for (b, slot) in blocks.zip(slots) {
             let rows = b * block..n.min(b * block + block);
-            *slot = Some(simd.run(BlockStats { g, moments, summed, x, rows, weights: Weights::Densities }));
+            *slot = Some(BlockStats { g, moments, summed, x, rows, weights: Weights::Densities }.run_on(simd));
         }
     });
     out.into_iter().map(|s| s.expect("for_each_chunk_mut visits every block")).collect()
@@ -251,7 +251,7 @@ fn model_parallel_densities<E: Executor + ?Sized>(
     let mut densities = vec![0.0; g.k * n];
     if n > 0 {
         for_each_chunk_mut(exec, &mut densities, n, |components, out| {
-            simd.run(ComponentDensities { g, x, components, out })
+            ComponentDensities { g, x, components, out }.run_on(simd)
         });
     }
     densities
@@ -286,3 +286,5 @@ impl Kernel for ComponentDensities<'_> {
         })
     }
 }
+
+crate::simd::compiled_here!(BlockStats<'_>, ComponentDensities<'_>);

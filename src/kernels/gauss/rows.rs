@@ -59,7 +59,7 @@ pub(crate) fn per_row<E: Executor + ?Sized>(
     try_room("the per-row tiles", values.and_then(|v| v.checked_mul(8)), || {
         format!("{k} components of dimension {d} on {threads} threads")
     })?;
-    for_each_chunk_mut(exec, out, width, |rows, out| simd.run(RowsOut { g, x, what, rows, out }));
+    for_each_chunk_mut(exec, out, width, |rows, out| RowsOut { g, x, what, rows, out }.run_on(simd));
     Ok(())
 }
 
@@ -151,3 +151,5 @@ pub fn log_densities<E: Executor + ?Sized>(exec: &E, g: &Gaussians, x: &[f64]) -
     per_row(exec, Simd::active(), g, x, RowOutput::LogDensities, &mut out)?;
     Ok(out)
 }
+
+crate::simd::compiled_here!(RowsOut<'_>);
