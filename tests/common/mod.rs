@@ -49,6 +49,11 @@ fn skip_rayon() -> bool {
     cfg!(miri) && std::env::var_os("NOGIL_MIRI_SKIP_RAYON").is_some()
 }
 
+/// Whether this run checks rayon alone (see [`Fixture::executors`]).
+fn only_rayon() -> bool {
+    cfg!(miri) && std::env::var_os("NOGIL_MIRI_ONLY_RAYON").is_some()
+}
+
 impl Fixture {
     pub fn new(threads: usize) -> Fixture {
         Fixture {
@@ -67,11 +72,16 @@ impl Fixture {
     /// Under Miri with `NOGIL_MIRI_SKIP_RAYON` set, rayon is left out:
     /// crossbeam-epoch (under rayon) breaks Stacked Borrows' rules though not
     /// Tree Borrows' (crossbeam runs its own Miri CI with Tree Borrows), so
-    /// CI checks rayon under Tree Borrows and everything else under both.
+    /// CI checks everything but rayon under Stacked Borrows, and rayon
+    /// alone (`NOGIL_MIRI_ONLY_RAYON`: sequential and rayon) under Tree
+    /// Borrows.
     pub fn executors(&self, schedules: &[Schedule]) -> Vec<Box<dyn Executor + '_>> {
         let mut v: Vec<Box<dyn Executor + '_>> = vec![Box::new(Sequential)];
         if let Some(rayon) = &self.rayon {
             v.push(Box::new(rayon));
+        }
+        if only_rayon() {
+            return v;
         }
         for &s in schedules {
             v.push(Box::new(SpawnPerCall::new(self.threads, s).unwrap()));
