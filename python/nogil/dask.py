@@ -95,10 +95,20 @@ def _combine(nodes, m):
     return nodes
 
 
-def _merge(a, b, m):
-    nodes = dict(a)
-    nodes.update(b)
+def _merge(m, *parts):
+    """The nodes of adjacent ``parts`` together, siblings merged: the same
+    sums however the parts are grouped, since ``_combine`` merges by place
+    in the fixed tree."""
+    nodes = {}
+    for p in parts:
+        nodes.update(p)
     return _combine(nodes, m)
+
+
+# Nodes one reduction task merges: each level of tasks costs the scheduler
+# a round of transfers, so a wide tree (depth log₈ of the chunks) is cheaper
+# than a pairwise one; a task holds at most this many nodes' statistics.
+_FAN_IN = 8
 
 
 def _rebuild(spec):
@@ -284,10 +294,10 @@ class GaussianMixture(_LocalGaussianMixture):
         ]
         while len(parts) > 1:
             parts = [
-                dask.delayed(_merge, pure=False)(parts[j], parts[j + 1], m)
+                dask.delayed(_merge, pure=False)(m, *parts[j : j + _FAN_IN])
                 if j + 1 < len(parts)
                 else parts[j]
-                for j in range(0, len(parts), 2)
+                for j in range(0, len(parts), _FAN_IN)
             ]
         (nodes,) = dask.compute(parts[0])
         (root,) = nodes.values()

@@ -86,6 +86,18 @@ def test_fit_equals_the_local_fit_bit_for_bit(client, chunks, covariance_type):
     assert_same_fit(dist, local)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_reduction_over_many_chunks_keeps_the_bits(client):
+    # About 64 blocks, one chunk each: the reduction's tasks merge 8 nodes,
+    # then the 8 results, so pieces of the tree meet two levels up.
+    x = data(300_000, seed=3)
+    local = nogil.GaussianMixture(**{**params(), "max_iter": 3}).fit(x)
+    X = da.from_array(x, chunks=(4000, D))
+    gm = nogil.dask.GaussianMixture(**{**params(), "max_iter": 3})
+    assert X.numblocks[0] > 64
+    assert_same_fit(within(gm.fit, X), local)
+
+
 def test_fit_on_numpy_is_the_local_fit():
     x = data(3000)
     a = nogil.dask.GaussianMixture(**params(), random_state=0).fit(x)
