@@ -134,31 +134,30 @@ fn seed_block<V: Lanes, D: Dim>(dim: D, block: SeedBlock) -> (f64, Vec<f64>) {
         // (`l −= y²` by negated multiply-adds, `y = (x − c)·1`), so
         // both forms give the same distances.
         Some(_) => {
-            let mut pad = [0.0; 32];
-            for at in (0..n).step_by(V::LANES) {
-                let rows = V::LANES.min(n - at);
-                let group = &x[at * d..(at + rows) * d];
-                let group = if rows == V::LANES {
-                    group
-                } else {
-                    // A partial last group: its lanes past the rows repeat the last row.
-                    for i in 0..V::LANES {
-                        let r = i.min(rows - 1);
-                        pad[i * d..(i + 1) * d].copy_from_slice(&group[r * d..(r + 1) * d]);
-                    }
-                    &pad[..V::LANES * d]
-                };
-                let cols = dim.columns::<V>(group);
-                for (c, o) in dist.iter_mut().enumerate() {
-                    let mut s = V::zero();
-                    for (j, &cj) in centres.means()[c * d..(c + 1) * d].iter().enumerate() {
-                        let y = cols[j] - V::splat(cj);
-                        s = y.mul_add(y, s);
-                    }
-                    *o = s;
+            // Whole groups with the update as a constant and the distances
+            // summed where they are made; the partial last group after.
+            let whole = n - n % V::LANES;
+            let (full, rest) = closest.split_at_mut(whole);
+            let means = centres.means();
+            match update {
+                Closest::Keep => seed_groups::<V, D, KEEP>(dim, x, full, means, &mut seed),
+                Closest::Set => seed_groups::<V, D, SET>(dim, x, full, means, &mut seed),
+                Closest::Lower => seed_groups::<V, D, LOWER>(dim, x, full, means, &mut seed),
+            }
+            if !rest.is_empty() {
+                // Its lanes past the rows repeat the last row.
+                let rows = rest.len();
+                let group = &x[whole * d..n * d];
+                let mut pad = [0.0; 32];
+                for i in 0..V::LANES {
+                    let r = i.min(rows - 1);
+                    pad[i * d..(i + 1) * d].copy_from_slice(&group[r * d..(r + 1) * d]);
                 }
-                let valid = if rows == V::LANES { all } else { V::lanes_below(rows) };
-                seed.group(&mut closest[at..at + rows], &dist, valid);
+                let cols = dim.columns::<V>(&pad[..V::LANES * d]);
+                for (c, o) in dist.iter_mut().enumerate() {
+                    *o = column_distance(dim, &cols, &means[c * d..(c + 1) * d]);
+                }
+                seed.group(rest, &dist, V::lanes_below(rows));
             }
         }
         None => {
@@ -187,6 +186,88 @@ fn seed_block<V: Lanes, D: Dim>(dim: D, block: SeedBlock) -> (f64, Vec<f64>) {
         scores.push(s.hsum());
     }
     (seed.total.hsum(), scores)
+}
+
+/// [`SeedBlock`]'s update of `closest`, as a constant of [`seed_groups`].
+const KEEP: u8 = 0;
+const SET: u8 = 1;
+const LOWER: u8 = 2;
+
+/// [`SeedSums::group`] over the whole groups of rows of `closest` (a
+/// multiple of `LANES` rows, starting `x`) for a constant `d`, the update
+/// `U` and each centre's distance computed in the scoring loop.
+#[inline(always)]
+fn seed_groups<V: Lanes, D: Dim, const U: u8>(
+    dim: D,
+    x: &[f64],
+    closest: &mut [f64],
+    means: &[f64],
+    seed: &mut SeedSums<V>,
+) {
+    // The scores' count a constant where that keeps the sums in registers
+    // (the `2 + ⌊ln k⌋` candidates of k ≤ 400).
+    match seed.sums.len() {
+        2 => seed_groups_scoring::<V, D, U, 2>(dim, x, closest, means, seed),
+        3 => seed_groups_scoring::<V, D, U, 3>(dim, x, closest, means, seed),
+        4 => seed_groups_scoring::<V, D, U, 4>(dim, x, closest, means, seed),
+        5 => seed_groups_scoring::<V, D, U, 5>(dim, x, closest, means, seed),
+        6 => seed_groups_scoring::<V, D, U, 6>(dim, x, closest, means, seed),
+        7 => seed_groups_scoring::<V, D, U, 7>(dim, x, closest, means, seed),
+        _ => seed_groups_scoring::<V, D, U, 0>(dim, x, closest, means, seed),
+    }
+}
+
+/// [`seed_groups`] with `M` scores (any number when `M` is 0).
+#[inline(always)]
+fn seed_groups_scoring<V: Lanes, D: Dim, const U: u8, const M: usize>(
+    dim: D,
+    x: &[f64],
+    closest: &mut [f64],
+    means: &[f64],
+    seed: &mut SeedSums<V>,
+) {
+    let d = dim.get();
+    let first = &means[..d];
+    let scored = &means[seed.scored * d..];
+    let mut local = [V::zero(); 8];
+    let sums: &mut [V] = if M > 0 { &mut local[..M] } else { &mut seed.sums };
+    let mut total = V::zero();
+    let rows = x.chunks_exact(V::LANES * d);
+    for (group, cl) in rows.zip(closest.chunks_exact_mut(V::LANES)) {
+        let cols = dim.columns::<V>(group);
+        let v = match U {
+            KEEP => V::load(cl),
+            SET => column_distance(dim, &cols, first),
+            _ => V::load(cl).min(column_distance(dim, &cols, first)),
+        };
+        if U != KEEP {
+            v.store(cl);
+        }
+        total += v;
+        for (sum, c) in sums.iter_mut().zip(scored.chunks_exact(d)) {
+            *sum += v.min(column_distance(dim, &cols, c));
+        }
+    }
+    seed.total += total;
+    if M > 0 {
+        for (s, l) in seed.sums.iter_mut().zip(local) {
+            *s += l;
+        }
+    }
+}
+
+/// `‖x − c‖²` of a group of rows given as columns (a constant `d`), by
+/// multiply-adds in ascending coordinate order: the bits of the tiles'
+/// `−l` (`l −= y²` by negated multiply-adds, `y = (x − c)·1`), so both
+/// forms give the same distances.
+#[inline(always)]
+fn column_distance<V: Lanes, D: Dim>(dim: D, cols: &[V; 4], c: &[f64]) -> V {
+    let mut s = V::zero();
+    for j in 0..dim.get() {
+        let y = cols[j] - V::splat(c[j]);
+        s = y.mul_add(y, s);
+    }
+    s
 }
 
 /// [`SeedBlock`]'s running sums, and its step for one group of rows.
