@@ -129,13 +129,10 @@ fn seed_block<V: Lanes, D: Dim>(dim: D, block: SeedBlock) -> (f64, Vec<f64>) {
     let mut dist = vec![V::zero(); k];
     let all = V::zero().cmp_eq(V::zero());
     match dim.fixed() {
-        // d ≤ 4: each group of rows straight from the data as columns.
-        // `Σ (x − c)²` by multiply-adds has the bits of the tiles' `−l`
-        // (`l −= y²` by negated multiply-adds, `y = (x − c)·1`), so
-        // both forms give the same distances.
+        // d ≤ 4: each group of rows straight from the data as columns (by
+        // [`column_distance`], which has the tiles' bits); the whole groups
+        // with the update as a constant, then the partial last group.
         Some(_) => {
-            // Whole groups with the update as a constant and the distances
-            // summed where they are made; the partial last group after.
             let whole = n - n % V::LANES;
             let (full, rest) = closest.split_at_mut(whole);
             let means = centres.means();
@@ -188,10 +185,11 @@ fn seed_block<V: Lanes, D: Dim>(dim: D, block: SeedBlock) -> (f64, Vec<f64>) {
     (seed.total.hsum(), scores)
 }
 
-/// [`SeedBlock`]'s update of `closest`, as a constant of [`seed_groups`].
-const KEEP: u8 = 0;
-const SET: u8 = 1;
-const LOWER: u8 = 2;
+/// [`Closest`] as a constant of [`seed_groups`] (enums cannot be const
+/// parameters).
+const KEEP: u8 = Closest::Keep as u8;
+const SET: u8 = Closest::Set as u8;
+const LOWER: u8 = Closest::Lower as u8;
 
 /// [`SeedSums::group`] over the whole groups of rows of `closest` (a
 /// multiple of `LANES` rows, starting `x`) for a constant `d`, the update
