@@ -17,11 +17,13 @@ reduction merges the subtrees in exactly the local tree's order. So the fit
 is bit for bit the local fit of the same rows, for any input chunking and
 any number of workers, provided that
 
-- the initial model is the same: given ``weights_init``, ``means_init`` and
-  ``precisions_init`` it is; ``init_params`` (k-means, k-means++, random)
-  run on a sample of at most ``init_sample`` rows gathered to the client
-  (drawn from ``random_state``), so they start from a different model than
-  the local fit, which initializes from all the rows; and
+- the initial model is the same: ``init_params`` (k-means, k-means++,
+  random_from_data, random) run on the distributed rows, in the same blocks
+  and with the same draws from ``random_state`` as the local fit (nogil's
+  initialization driver runs on the client and asks the workers for each
+  pass's block values, merged in the same tree), so they start from the
+  local fit's model; given ``weights_init``, ``means_init`` and
+  ``precisions_init`` it is too; and
 - every worker and the local fit run the same SIMD path (AVX-512 sums 8
   lanes, AVX2 and portable 4): ``nogil.build_info()`` tells it, and
   ``NOGIL_SIMD`` picks one.
@@ -29,10 +31,13 @@ any number of workers, provided that
 **Memory.** With ``persist=True`` (the default) the block-aligned array is
 persisted on the workers for the fit: each worker holds its share of the
 data (float64, ``8·n·d`` bytes in all) plus, while a chunk runs, nogil's
-pass over it (a few hundred KiB) and the chunk's statistics. With
-``persist=False`` nothing is kept and each iteration recomputes the chunks
-from their graph (e.g. ``dask.array.random``), for data larger than the
-cluster's memory.
+pass over it (a few hundred KiB) and the chunk's statistics. k-means and
+k-means++ seeding keep each row's distance to its nearest chosen centre on
+the workers while they run (``8·n`` bytes in all, twice that while a step
+replaces the last one). With ``persist=False`` nothing is kept and each
+iteration recomputes the chunks from their graph (e.g. ``dask.array.random``),
+for data larger than the cluster's memory. Only statistics, a few rows (the
+chosen centres) and one distance sum per block reach the client.
 
 **Faults.** A worker lost during a fit loses nothing: Dask recomputes its
 chunks and reruns their tasks, and the statistics are those of the same rows
@@ -42,6 +47,7 @@ naming the chunk and its rows.
 """
 
 import math
+import operator
 
 import numpy as np
 
@@ -120,19 +126,151 @@ def _rebuild(spec):
     return _nogil.initial_model(_own(x), **kwargs)
 
 
-def _chunk_nodes(x, spec, block, first_row, n, m, index, threads, schedule):
-    """The statistics of one chunk's blocks, merged into the subtrees it holds."""
+def _named(x, first_row, index, run):
+    """``run(x)`` on a chunk converted to float64, its errors naming the chunk."""
     rows = f"chunk {index} (rows {first_row}..{first_row + len(x)})"
     try:
         x = _own(x)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{rows}: cannot be converted to float64: {e}") from None
     try:
-        stats = _rebuild(spec).summarize_blocks(x, block, threads, schedule)
+        return run(x)
     except ValueError as e:
         raise ValueError(f"{rows}: {e} (row numbers within the chunk)") from None
+
+
+def _leaves(values, first_row, block, m):
+    """One chunk's blocks' values, merged into the subtrees it holds."""
     first = first_row // block
-    return _combine({(0, first + j): stats[j] for j in range(len(stats))}, m)
+    return _combine({(0, first + j): values[j] for j in range(len(values))}, m)
+
+
+def _chunk_nodes(x, spec, block, first_row, n, m, index, threads, schedule):
+    """The statistics of one chunk's blocks, merged into the subtrees it holds."""
+    stats = _named(
+        x,
+        first_row,
+        index,
+        lambda x: _rebuild(spec).summarize_blocks(x, block, threads, schedule),
+    )
+    return _leaves(stats, first_row, block, m)
+
+
+def _pass_nodes(x, spec, block, first_row, m, index, threads, schedule):
+    """One chunk's blocks' values of an initialization pass, merged likewise."""
+    kind, values, second, seed = spec
+    spec = (kind, _own(values), second, seed)
+    values = _named(
+        x,
+        first_row,
+        index,
+        lambda x: _nogil.run_block_pass(x, first_row, block, spec, threads, schedule),
+    )
+    return _leaves(values, first_row, block, m)
+
+
+def _seed_chunk(x, closest, block, update, centres, first_row, index, threads, schedule):
+    """One k-means++ step on a chunk: ``(closest, blocks' values)``."""
+    closest = None if closest is None else _own(closest)
+    centres = _own(centres)
+    return _named(
+        x,
+        first_row,
+        index,
+        lambda x: _nogil.run_seed_step(
+            x, closest, block, update, centres, threads, schedule
+        ),
+    )
+
+
+def _seed_scan(x, closest, lo, hi, pending, acc, target):
+    """The sampling's look at rows ``lo..hi`` of a chunk (``closest`` unchanged)."""
+    pending = None if pending is None else _own(pending)
+    return _nogil.run_seed_scan(_own(x[lo:hi]), _own(closest[lo:hi]), pending, acc, target)
+
+
+def _reduce_tree(parts, m):
+    """The root of the fixed tree over ``m`` blocks from the chunks' ``parts``
+    (delayed node maps), merged ``_FAN_IN`` at a time on the workers."""
+    while len(parts) > 1:
+        parts = [
+            dask.delayed(_merge, pure=False)(m, *parts[j : j + _FAN_IN])
+            if j + 1 < len(parts)
+            else parts[j]
+            for j in range(0, len(parts), _FAN_IN)
+        ]
+    (nodes,) = dask.compute(parts[0])
+    (root,) = nodes.values()
+    return root
+
+
+class _Rows:
+    """The rows of a block-aligned dask array as nogil's initialization reads
+    them (the library's ``ChunkedRows``): each method is one round of tasks
+    on the workers, called by the driver in ``_nogil.initialize``.
+
+    The seeding's distances (one per row) stay on the workers, persisted
+    chunk by chunk from one step to the next; a scan reads a copy.
+    """
+
+    def __init__(self, X, block, offsets, ex):
+        self.X = X
+        self.block = block
+        self.offsets = offsets
+        self.m = math.ceil(X.shape[0] / block)
+        self.chunks = list(X.to_delayed().ravel())
+        self.ex = ex
+        self.closest = None
+
+    def gather(self, rows):
+        rows = np.asarray(rows, dtype=np.int64)
+        unique, inverse = np.unique(rows, return_inverse=True)
+        got = _own(self.X[unique].compute())
+        return _own(got[inverse]).reshape(-1)
+
+    def reduce(self, spec, block):
+        self._check(block)
+        ex = self.ex
+        parts = [
+            dask.delayed(_pass_nodes, pure=False)(
+                chunk, spec, block, int(o), self.m, i, ex["threads"], ex["schedule"]
+            )
+            for i, (chunk, o) in enumerate(zip(self.chunks, self.offsets))
+        ]
+        return _own(_reduce_tree(parts, self.m))
+
+    def seed(self, update, centres, block):
+        self._check(block)
+        ex = self.ex
+        before = [None] * len(self.chunks) if update == "set" else self.closest
+        steps = [
+            dask.delayed(_seed_chunk, pure=False)(
+                chunk, c, block, update, centres, int(o), i, ex["threads"], ex["schedule"]
+            )
+            for i, (chunk, c, o) in enumerate(zip(self.chunks, before, self.offsets))
+        ]
+        steps = dask.persist(*steps)
+        self.closest = [dask.delayed(operator.getitem)(s, 0) for s in steps]
+        values = dask.compute(*[dask.delayed(operator.getitem)(s, 1) for s in steps])
+        return _own(np.concatenate(values)).reshape(-1)
+
+    def scan(self, b, pending, acc, target, block):
+        self._check(block)
+        first = b * block
+        i = int(np.searchsorted(self.offsets, first, side="right")) - 1
+        lo = first - int(self.offsets[i])
+        task = dask.delayed(_seed_scan, pure=False)(
+            self.chunks[i], self.closest[i], lo, lo + block, pending, acc, target
+        )
+        (hit, acc) = dask.compute(task)[0]
+        return hit, acc
+
+    def _check(self, block):
+        if block != self.block:
+            raise RuntimeError(
+                f"nogil internal error: a pass in blocks of {block} rows over "
+                f"chunks aligned to {self.block}"
+            )
 
 
 class GaussianMixture(_LocalGaussianMixture):
@@ -144,10 +282,6 @@ class GaussianMixture(_LocalGaussianMixture):
         Keep the (block-aligned) data on the workers during the fit; False
         recomputes the chunks every iteration.
 
-    init_sample : int, default=100000
-        Rows gathered to the client to run ``init_params`` on when the
-        initial parameters are not all given.
-
     ``fit`` on a numpy array is the local fit. ``predict``, ``predict_proba``
     and ``score_samples`` of a dask array return dask arrays, lazily.
     """
@@ -155,7 +289,6 @@ class GaussianMixture(_LocalGaussianMixture):
     _parameter_constraints: dict = {
         **_LocalGaussianMixture._parameter_constraints,
         "persist": ["boolean"],
-        "init_sample": [int],
     }
 
     def __init__(
@@ -178,7 +311,6 @@ class GaussianMixture(_LocalGaussianMixture):
         n_threads=None,
         schedule="static",
         persist=True,
-        init_sample=100_000,
     ):
         super().__init__(
             n_components,
@@ -199,7 +331,6 @@ class GaussianMixture(_LocalGaussianMixture):
             schedule=schedule,
         )
         self.persist = persist
-        self.init_sample = init_sample
 
     # ------------------------------------------------------------- data
 
@@ -292,15 +423,7 @@ class GaussianMixture(_LocalGaussianMixture):
             )
             for i, (chunk, o) in enumerate(zip(X.to_delayed().ravel(), offsets))
         ]
-        while len(parts) > 1:
-            parts = [
-                dask.delayed(_merge, pure=False)(m, *parts[j : j + _FAN_IN])
-                if j + 1 < len(parts)
-                else parts[j]
-                for j in range(0, len(parts), _FAN_IN)
-            ]
-        (nodes,) = dask.compute(parts[0])
-        (root,) = nodes.values()
+        root = _reduce_tree(parts, m)
         if not np.isfinite(root[-1]):
             raise ValueError(
                 f"the log-likelihood is not finite at iteration {n_iter}"
@@ -308,45 +431,21 @@ class GaussianMixture(_LocalGaussianMixture):
         nxt = model.next_from_stats(_own(root), n, float(self.reg_covar))
         return nxt, float(root[-1]) / n
 
-    def _initialize(self, X, random_state, given):
+    def _initial_model(self, X, **kwargs):
         if not isinstance(X, da.Array):
-            return super()._initialize(X, random_state, given)
-        w, m, p = given
-        n = X.shape[0]
-        k = int(self.n_components)
-        if w is not None and m is not None and p is not None:
-            # Complete parameters use no data: a few rows satisfy the
-            # library's checks, so the model is the local fit's exactly.
-            rows = _own(X[: max(k, 2)].compute())
-        else:
-            size = min(n, max(int(self.init_sample), k, 2))
-            rs = np.random.RandomState(random_state.randint(0, 2**31 - 1))
-            idx = np.sort(rs.choice(n, size=size, replace=False))
-            rows = _own(X[idx].compute())
-        model = super()._initialize(rows, random_state, given)
-        if p is not None and w is not None and m is not None:
-            spec = self._initial_spec(rows, random_state, given)
-            self._dask[4][id(model)] = (model, spec)
+            return super()._initial_model(X, **kwargs)
+        X, block, offsets, n, specs = self._dask
+        threads, schedule = kwargs.pop("threads"), kwargs.pop("schedule")
+        if kwargs["init"] != "given":
+            rows = _Rows(X, block, offsets, self._exec())
+            return _nogil.initialize(rows, n, X.shape[1], **kwargs)
+        # Complete parameters (all the estimator passes as "given") use no
+        # data: a few rows satisfy the library's checks, so the model is the
+        # local fit's exactly; the workers rebuild it the same way.
+        rows = _own(X[: max(int(self.n_components), 2)].compute())
+        model = _nogil.initial_model(rows, **kwargs, threads=threads, schedule=schedule)
+        specs[id(model)] = (model, ("initial", (rows, kwargs)))
         return model
-
-    def _initial_spec(self, rows, random_state, given):
-        w, m, p = given
-        return (
-            "initial",
-            (
-                rows,
-                dict(
-                    n_components=int(self.n_components),
-                    covariance_type=self.covariance_type,
-                    reg_covar=float(self.reg_covar),
-                    init="given",
-                    seed=0,
-                    weights=_flat(w),
-                    means=_flat(m),
-                    precisions=_flat(p),
-                ),
-            ),
-        )
 
     def fit_predict(self, X, y=None):
         """Fit as ``fit`` does, then the labels of X (a dask array for a dask array)."""

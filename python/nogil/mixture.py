@@ -335,7 +335,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             **self._exec(),
         )
         if w is None or m is None or p is None:
-            base = _nogil.initial_model(X, init=self.init_params, **common)
+            base = self._initial_model(X, init=self.init_params, **common)
             if w is None and m is None and p is None:
                 return base
             # As scikit-learn: what is not given comes from the
@@ -345,7 +345,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             c = base.covariances if p is None else None
         else:
             c = None
-        return _nogil.initial_model(
+        return self._initial_model(
             X,
             init="given",
             weights=_flat(w),
@@ -354,6 +354,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             precisions=None if p is None else _flat(p),
             **common,
         )
+
+    def _initial_model(self, X, **kwargs):
+        """nogil's initialization on X (``nogil.dask`` overrides it for dask arrays)."""
+        return _nogil.initial_model(X, **kwargs)
 
     # -------------------------------------------------- the fitted model
 

@@ -14,6 +14,7 @@ distributed = pytest.importorskip("distributed")
 
 import nogil  # noqa: E402
 import nogil.dask  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
 # Every test ends within this many seconds, or fails (never hangs).
 LIMIT = 120
@@ -116,6 +117,98 @@ def test_kmeans_init_runs_on_the_distributed_data(client):
     )
 
 
+def init_params(init, covariance_type="full", **kw):
+    defaults = dict(
+        n_components=K,
+        covariance_type=covariance_type,
+        init_params=init,
+        random_state=7,
+        max_iter=4,
+        tol=0.0,
+    )
+    return {**defaults, **kw}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "init, covariance_type",
+    [
+        ("kmeans", "full"),
+        ("kmeans", "diag"),
+        ("k-means++", "full"),
+        ("random", "full"),
+        ("random", "spherical"),
+        ("random_from_data", "tied"),
+    ],
+)
+@pytest.mark.parametrize("chunks", [10**9, 4096, (500, 19000, 1280)])
+def test_init_params_on_the_distributed_data_equal_the_local_fit(
+    client, init, covariance_type, chunks
+):
+    x = data()
+    local = nogil.GaussianMixture(**init_params(init, covariance_type)).fit(x)
+    X = da.from_array(x, chunks=(chunks, D))
+    gm = nogil.dask.GaussianMixture(**init_params(init, covariance_type))
+    assert_same_fit(within(gm.fit, X), local)
+
+
+def test_the_initialization_alone_and_partly_given_parameters(client):
+    # max_iter=0 returns the initial model, as scikit-learn does.
+    x = data()
+    X = da.from_array(x, chunks=(7000, D))
+    kw = init_params("kmeans", max_iter=0)
+    local = nogil.GaussianMixture(**kw).fit(x)
+    dist = within(nogil.dask.GaussianMixture(**kw).fit, X)
+    assert_same_fit(dist, local)
+    assert dist.n_iter_ == 0 and not dist.converged_
+    # Given means, the rest from k-means on the distributed rows.
+    kw = init_params("kmeans", means_init=given()["means_init"])
+    with pytest.warns(ConvergenceWarning):
+        local = nogil.GaussianMixture(**kw).fit(x)
+    assert_same_fit(within(nogil.dask.GaussianMixture(**kw).fit, X), local)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("init", ["kmeans", "random"])
+def test_the_initialization_never_collects_the_data(client, monkeypatch, init):
+    # Everything that reaches the client during the fit: the results of
+    # dask.compute (block values, statistics) and the rows gathered.
+    x = data(200_000, seed=5)
+    X = da.from_array(x, chunks=(30_000, D))
+    received, gathered = [], []
+    compute = nogil.dask.dask.compute
+
+    def counting_compute(*args, **kw):
+        out = compute(*args, **kw)
+        received.append(sum(np.asarray(o, dtype=object).nbytes for o in out))
+        return out
+
+    gather = nogil.dask._Rows.gather
+
+    def counting_gather(self, rows):
+        gathered.append(len(rows))
+        return gather(self, rows)
+
+    monkeypatch.setattr(nogil.dask.dask, "compute", counting_compute)
+    monkeypatch.setattr(nogil.dask._Rows, "gather", counting_gather)
+    local = nogil.GaussianMixture(**init_params(init)).fit(x)
+    assert_same_fit(within(nogil.dask.GaussianMixture(**init_params(init)).fit, X), local)
+    assert received and gathered
+    # A few centres and candidates, never the data (200,000 rows).
+    assert sum(gathered) <= 10 * K, gathered
+    assert max(received) < x.nbytes / 100, max(received)
+
+
+@pytest.mark.parametrize("init", ["kmeans", "k-means++", "random"])
+def test_a_nan_met_by_the_initialization_names_its_chunk(client, init):
+    x = data()
+    x[9000, 1] = np.nan
+    X = da.from_array(x, chunks=(4096, D))
+    gm = nogil.dask.GaussianMixture(**init_params(init))
+    with pytest.raises(ValueError, match=r"chunk 2 \(rows 8192\.\.12288\).*row 808, column 1"):
+        within(gm.fit, X)
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_a_worker_killed_during_the_fit_changes_nothing(client):
     x = data()
@@ -179,3 +272,30 @@ def test_unknown_chunk_sizes_and_1d_input_are_refused(client):
         nogil.dask.GaussianMixture(K).fit(X[X[:, 0] > 0])
     with pytest.raises(ValueError, match="2-D"):
         nogil.dask.GaussianMixture(K).fit(da.zeros(10, chunks=5))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_worker_killed_during_the_seeding_changes_nothing(client, monkeypatch):
+    # The seeding's distances live on the workers between its steps: kill
+    # one worker after the second step, and Dask recomputes its chunks'
+    # distances from their steps' graph.
+    x = data()
+    kw = init_params("kmeans")
+    local = nogil.GaussianMixture(**kw).fit(x)
+    X = da.from_array(x, chunks=(4096, D))
+    seed = nogil.dask._Rows.seed
+    killed = []
+
+    def seed_then_kill(self, update, centres, block):
+        out = seed(self, update, centres, block)
+        if update != "set" and not killed:
+            victim = sorted(client.scheduler_info()["workers"])[0]
+            pid = client.run(os.getpid, workers=[victim])[victim]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        return out
+
+    monkeypatch.setattr(nogil.dask._Rows, "seed", seed_then_kill)
+    gm = within(nogil.dask.GaussianMixture(**kw).fit, X)
+    assert killed
+    assert_same_fit(gm, local)

@@ -40,6 +40,7 @@
 // Index loops over i, j, c mirror the formulas they compute.
 #![allow(clippy::needless_range_loop)]
 
+pub mod chunked;
 mod init;
 mod sample;
 mod stats;
@@ -58,6 +59,7 @@ use crate::kernels::gauss::{Gaussians, PassStats, RowOutput, each_block, pass, p
 use crate::sched::{Executor, Pool, Sequential};
 use crate::simd::Simd;
 use crate::{Error, Schedule};
+use chunked::{BlockPass, ChunkedRows, LocalRows};
 pub use stats::SufficientStats;
 use stats::{Params, m_step, moments, prepare};
 use validate::{check_data, check_given, check_room, invert_spd_blocks, non_negative};
@@ -343,12 +345,9 @@ impl GaussianMixture {
         seed: u64,
     ) -> Result<GaussianMixtureModel, Error> {
         let t = self.covariance_type;
-        let precisions = match &self.init {
-            Init::Given(p) => p.precisions.as_deref(),
-            _ => None,
-        };
-        let params = self.initial_params(exec, simd, x, d, seed)?;
-        let mut model = GaussianMixtureModel::from_params(t, d, params, precisions)?;
+        let n = x.len() / d;
+        let params = self.initial_params(&mut LocalRows::new(exec, simd, x, d), d, seed, self.block_rows(n, d))?;
+        let mut model = GaussianMixtureModel::from_params(t, d, params, self.given_precisions())?;
         let mut prev = f64::NEG_INFINITY;
         for iteration in 1..=self.max_iter {
             let step = model.step_on(exec, simd, x, self.parallelism, self.reg_covar);
@@ -370,54 +369,55 @@ impl GaussianMixture {
         Ok(model)
     }
 
-    /// The parameters EM starts from.
-    fn initial_params<E: Executor + ?Sized>(
+    /// The parameters EM starts from, every pass over the data through
+    /// `data`'s passes, in blocks of `block` rows.
+    fn initial_params<R: ChunkedRows + ?Sized>(
         &self,
-        exec: &E,
-        simd: Simd,
-        x: &[f64],
+        data: &mut R,
         d: usize,
         seed: u64,
-    ) -> Result<Params, Error> {
+        block: NonZeroUsize,
+    ) -> Result<Params, R::Error> {
         let (k, t) = (self.n_components, self.covariance_type);
-        let n = x.len() / d;
+        let n = data.rows();
         let mut rng = StdRng::seed_from_u64(seed);
         let mo = moments(t);
-        let one_hot = |chosen: &[usize], shift: Vec<f64>| {
+        let one_hot = |data: &mut R, chosen: &[usize]| -> Result<Params, R::Error> {
             // Row chosen[c] belongs to component c alone (the first such c
             // if a row was chosen twice); no other row counts, so only those
             // rows are summed.
             let mut seen = std::collections::HashSet::with_capacity(k);
             let owned: Vec<(usize, usize)> =
                 chosen.iter().enumerate().filter(|&(_, &i)| seen.insert(i)).map(|(c, &i)| (i, c)).collect();
-            let rows: Vec<f64> = owned.iter().flat_map(|&(i, _)| x[i * d..(i + 1) * d].iter().copied()).collect();
-            let st = init::resp_stats(exec, &rows, d, &shift, mo, |j, r| {
+            let rows = data.gather(&owned.iter().map(|&(i, _)| i).collect::<Vec<_>>())?;
+            let shift = data.gather(chosen)?;
+            let st = init::resp_stats(&rows, d, &shift, mo, |j, r| {
                 r.fill(0.0);
                 r[owned[j].1] = 1.0;
             });
-            m_step(t, d, &shift, &st, self.reg_covar)
+            Ok(m_step(t, d, &shift, &st, self.reg_covar))
         };
-        let rows_of = |chosen: &[usize]| chosen.iter().flat_map(|&i| x[i * d..(i + 1) * d].iter().copied()).collect();
-        let kmeans = |rng: &mut StdRng| {
-            let chosen = init::kmeans_plusplus(exec, simd, x, d, k, rng);
-            let mut centers: Vec<f64> = rows_of(&chosen);
-            let st = init::lloyd(exec, simd, x, d, &mut centers, 300, mo);
-            m_step(t, d, &centers, &st, self.reg_covar)
+        let kmeans = |data: &mut R, rng: &mut StdRng| -> Result<Params, R::Error> {
+            let chosen = init::kmeans_plusplus(data, d, k, block, rng)?;
+            let mut centers = data.gather(&chosen)?;
+            let st = init::lloyd(data, d, &mut centers, 300, t, block)?;
+            Ok(m_step(t, d, &centers, &st, self.reg_covar))
         };
         Ok(match &self.init {
-            Init::KMeans => kmeans(&mut rng),
+            Init::KMeans => kmeans(data, &mut rng)?,
             Init::KMeansPlusPlus => {
-                let chosen = init::kmeans_plusplus(exec, simd, x, d, k, &mut rng);
-                one_hot(&chosen, rows_of(&chosen))
+                let chosen = init::kmeans_plusplus(data, d, k, block, &mut rng)?;
+                one_hot(data, &chosen)?
             }
             Init::RandomFromData => {
                 let chosen = init::random_rows(n, k, &mut rng);
-                one_hot(&chosen, rows_of(&chosen))
+                one_hot(data, &chosen)?
             }
             Init::Random => {
-                let (mean, _) = init::column_moments(exec, simd, x, d);
+                let (mean, _) = init::column_moments(data, d, block)?;
                 let shift: Vec<f64> = mean.repeat(k);
-                let st = init::resp_stats(exec, x, d, &shift, mo, |i, r| init::random_responsibilities(seed, i, r));
+                let pass = BlockPass::Random { seed, shift: &shift, second: Some(t) };
+                let st = init::stats(data, d, &pass, block)?;
                 m_step(t, d, &shift, &st, self.reg_covar)
             }
             Init::Given(p) => {
@@ -426,7 +426,7 @@ impl GaussianMixture {
                 let mut params = if complete {
                     Params { weights: vec![], means: vec![], covariances: vec![] }
                 } else {
-                    kmeans(&mut rng)
+                    kmeans(data, &mut rng)?
                 };
                 if let Some(w) = &p.weights {
                     params.weights = w.clone();
@@ -442,6 +442,50 @@ impl GaussianMixture {
                 params
             }
         })
+    }
+
+    /// The rows of every block of a fit's passes over `n` rows of `d`
+    /// columns, the initialization's and EM's: the leaves of their fixed
+    /// trees are the blocks `b·block .. (b+1)·block` (the last shorter).
+    /// The [`GaussianMixtureModel::pass_block`] of the fit's models.
+    pub fn block_rows(&self, n: usize, d: usize) -> NonZeroUsize {
+        pass_block(n, d, self.n_components, moments(self.covariance_type))
+    }
+
+    /// The model EM starts from (no iteration: what [`fit_with`](Self::fit_with)
+    /// with `max_iter` 0 and `n_init` 1 returns), from rows held elsewhere
+    /// and read through `data` (see [`chunked`]): `d` columns, the
+    /// initialization and seed of this builder. With `data`'s passes kept
+    /// as [`ChunkedRows`] asks, the model is the local fit's, bit for bit.
+    ///
+    /// Errors as `fit_with` does on the parameters, the number of rows, the
+    /// given parameters and the M-step; and with `data`'s own errors.
+    pub fn initialize<R: ChunkedRows + ?Sized>(
+        &self,
+        data: &mut R,
+        d: usize,
+    ) -> Result<GaussianMixtureModel, R::Error> {
+        self.check_parameters()?;
+        if d == 0 {
+            return Err(Error::ZeroDimension.into());
+        }
+        let (n, k) = (data.rows(), self.n_components);
+        if n < k {
+            return Err(Error::TooFewPoints { n, components: k }.into());
+        }
+        if let Init::Given(p) = &self.init {
+            check_given(p, self.covariance_type, k, d)?;
+        }
+        let params = self.initial_params(data, d, self.seed, self.block_rows(n, d))?;
+        Ok(GaussianMixtureModel::from_params(self.covariance_type, d, params, self.given_precisions())?)
+    }
+
+    /// The precisions of [`Init::Given`], if given.
+    fn given_precisions(&self) -> Option<&[f64]> {
+        match &self.init {
+            Init::Given(p) => p.precisions.as_deref(),
+            _ => None,
+        }
     }
 }
 

@@ -5,27 +5,10 @@
 //! scores, and the column moments of Lloyd's tolerance. One distance
 //! kernel for every `d`, by the E-step's one dimension dispatch.
 
+use crate::kernels::gauss::Gaussians;
 use crate::kernels::gauss::dims::{Dim, with_dim};
 use crate::kernels::gauss::tile::{Tile, TileLanes, Tiles};
-use crate::kernels::gauss::{Gaussians, Moments, PassStats, Weights, reduce_blocks};
-use crate::sched::Executor;
-use crate::simd::{Kernel, Lanes, Matches, Simd};
-
-/// The k-means pass: each row of `x` goes to its nearest centre of
-/// `centres` (made by [`Gaussians::centres`]; squared Euclidean distance,
-/// the first of equal ones), and the statistics are those of that one-hot
-/// assignment, shifted by the centres, with `loglik` the negative inertia
-/// `−Σ minₖ ‖x − cₖ‖²`. The same blocks, tiles and sums as the E-step's
-/// pass, so it is bit-identical for any executor too.
-pub(crate) fn nearest_pass<E: Executor + ?Sized>(
-    exec: &E,
-    simd: Simd,
-    centres: &Gaussians,
-    moments: Moments,
-    x: &[f64],
-) -> PassStats {
-    reduce_blocks(exec, simd, centres, moments, x, Weights::Nearest)
-}
+use crate::simd::{Kernel, Lanes, Matches};
 
 /// Turns the tile's `lt = −‖x − cₖ‖²` into the one-hot assignment to the
 /// largest (the nearest centre, the first of equals), with `inv` 1 (0 on
@@ -367,8 +350,9 @@ crate::simd::compiled_here!(SeedBlock<'_>, ColumnSums<'_>);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::gauss::TILE;
     use crate::kernels::gauss::dims::Dynamic;
+    use crate::kernels::gauss::{Moments, PassStats, TILE, Weights};
+    use crate::simd::Simd;
 
     /// For `d ≤ 4` the seeding's block pass reads rows as columns, above it
     /// the tiles: both promise the same bits, for every update and a partial
@@ -406,6 +390,22 @@ mod tests {
         for simd in Simd::each() {
             simd.run(Check);
         }
+    }
+
+    /// The k-means pass: each row of `x` goes to its nearest centre of
+    /// `centres` (made by [`Gaussians::centres`]; squared Euclidean distance,
+    /// the first of equal ones), and the statistics are those of that one-hot
+    /// assignment, shifted by the centres, with `loglik` the negative inertia
+    /// `−Σ minₖ ‖x − cₖ‖²`. The same blocks, tiles and sums as the E-step's
+    /// pass, so it is bit-identical for any executor too.
+    fn nearest_pass<E: crate::Executor + ?Sized>(
+        exec: &E,
+        simd: Simd,
+        centres: &Gaussians,
+        moments: Moments,
+        x: &[f64],
+    ) -> PassStats {
+        crate::kernels::gauss::reduce_blocks(exec, simd, centres, moments, x, Weights::Nearest)
     }
 
     /// The k-means pass against plain loops: the counts exactly, the shifted

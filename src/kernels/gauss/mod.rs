@@ -77,7 +77,9 @@ pub use components::{Factor, Gaussians};
 pub use mirror::{expectation, expectation_raw, log_probability_raw};
 pub(crate) use moments::{Moments, PassStats};
 pub use pass::Parallelism;
-pub(crate) use pass::{Weights, each_block, pass, pass_block, pass_values, reduce_blocks, tile_values};
+#[cfg(test)]
+pub(crate) use pass::reduce_blocks;
+pub(crate) use pass::{Weights, block_stats_on, each_block, pass, pass_block, pass_values, tile_values};
 pub use rows::log_densities;
 pub(crate) use rows::{RowOutput, per_row};
 

@@ -106,6 +106,21 @@ impl Kernel for BlockStats<'_> {
     }
 }
 
+/// [`BlockStats`] of `rows` of `x` on `simd`, its moments summed as a pass
+/// on that path sums them: one leaf of a pass, for a caller that maps the
+/// blocks itself.
+pub(crate) fn block_stats_on(
+    simd: Simd,
+    g: &Gaussians,
+    moments: Moments,
+    x: &[f64],
+    rows: Range<usize>,
+    weights: Weights,
+) -> PassStats {
+    let summed = sums_q(g.k, g.d, moments, simd.lanes());
+    BlockStats { g, moments, summed, x, rows, weights }.run_on(simd)
+}
+
 /// The fixed-block reduction of [`BlockStats`] over all of `x`: a pass.
 pub(crate) fn reduce_blocks<E: Executor + ?Sized>(
     exec: &E,
