@@ -207,7 +207,7 @@ def _reduce_tree(parts, m):
 class _Rows:
     """The rows of a block-aligned dask array as nogil's initialization reads
     them (the library's ``ChunkedRows``): each method is one round of tasks
-    on the workers, called by the driver in ``_nogil.initialize``.
+    on the workers, called by the driver in ``_nogil.initial_model``.
 
     The seeding's distances (one per row) stay on the workers, persisted
     chunk by chunk from one step to the next; a scan reads a copy.
@@ -215,6 +215,7 @@ class _Rows:
 
     def __init__(self, X, block, offsets, ex):
         self.X = X
+        self.shape = X.shape
         self.block = block
         self.offsets = offsets
         self.m = math.ceil(X.shape[0] / block)
@@ -435,16 +436,15 @@ class GaussianMixture(_LocalGaussianMixture):
         if not isinstance(X, da.Array):
             return super()._initial_model(X, **kwargs)
         X, block, offsets, n, specs = self._dask
-        threads, schedule = kwargs.pop("threads"), kwargs.pop("schedule")
         if kwargs["init"] != "given":
-            rows = _Rows(X, block, offsets, self._exec())
-            return _nogil.initialize(rows, n, X.shape[1], **kwargs)
+            return _nogil.initial_model(_Rows(X, block, offsets, self._exec()), **kwargs)
         # Complete parameters (all the estimator passes as "given") use no
         # data: a few rows satisfy the library's checks, so the model is the
         # local fit's exactly; the workers rebuild it the same way.
         rows = _own(X[: max(int(self.n_components), 2)].compute())
-        model = _nogil.initial_model(rows, **kwargs, threads=threads, schedule=schedule)
-        specs[id(model)] = (model, ("initial", (rows, kwargs)))
+        model = _nogil.initial_model(rows, **kwargs)
+        rebuild = {k: v for k, v in kwargs.items() if k not in ("threads", "schedule")}
+        specs[id(model)] = (model, ("initial", (rows, rebuild)))
         return model
 
     def fit_predict(self, X, y=None):

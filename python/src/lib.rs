@@ -64,6 +64,14 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// The `RuntimeError` a caught panic becomes.
+fn caught(payload: &(dyn std::any::Any + Send)) -> PyErr {
+    PyRuntimeError::new_err(format!(
+        "nogil internal error (a Rust panic, caught; please report it): {}",
+        panic_message(payload)
+    ))
+}
+
 /// Runs `work` with the GIL released, catching any panic.
 ///
 /// `work` sees only Rust data (slices borrowed from numpy arrays whose
@@ -73,10 +81,7 @@ fn nogil<T: Send>(py: Python<'_>, work: impl FnOnce() -> Result<T, Error> + Send
     match py.detach(|| catch_unwind(AssertUnwindSafe(work))) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(to_py(e)),
-        Err(payload) => Err(PyRuntimeError::new_err(format!(
-            "nogil internal error (a Rust panic, caught; please report it): {}",
-            panic_message(&*payload)
-        ))),
+        Err(payload) => Err(caught(&*payload)),
     }
 }
 
@@ -405,10 +410,14 @@ fn stats_width(m: &GaussianMixtureModel) -> usize {
 /// The model EM starts from: the library's initialization `init` on `x`
 /// (no EM iteration: `max_iter = 0`), checked as the library checks a fit.
 ///
-/// `init` is `"kmeans"`, `"k-means++"`, `"random"`, `"random_from_data"`,
-/// or `"given"`: then `weights`, `means` and one of `covariances` or
-/// `precisions` (flat, in scikit-learn's layouts) are used, and any left
-/// out come from the library's k-means.
+/// `x` is the data, or rows held elsewhere: an object with a `shape`
+/// `(n, d)` and the methods of [`PyRows`] (`nogil.dask`'s `_Rows`), whose
+/// passes run where the rows are (then `threads` and `schedule` are
+/// theirs, not this call's) and give the same model as the data in one
+/// array. `init` is `"kmeans"`, `"k-means++"`, `"random"`,
+/// `"random_from_data"`, or `"given"`: then `weights`, `means` and one of
+/// `covariances` or `precisions` (flat, in scikit-learn's layouts) are
+/// used, and any left out come from the library's k-means.
 #[pyfunction]
 #[pyo3(signature = (
     x, n_components, covariance_type, reg_covar, init, seed,
@@ -417,8 +426,7 @@ fn stats_width(m: &GaussianMixtureModel) -> usize {
 ))]
 #[allow(clippy::too_many_arguments)] // one per scikit-learn parameter it carries
 fn initial_model(
-    py: Python<'_>,
-    x: PyReadonlyArray2<'_, f64>,
+    x: Bound<'_, PyAny>,
     n_components: usize,
     covariance_type: &str,
     reg_covar: f64,
@@ -431,12 +439,31 @@ fn initial_model(
     threads: Option<usize>,
     schedule: &str,
 ) -> PyResult<Model> {
-    let (x, d) = data(&x)?;
+    let py = x.py();
     let schedule = parse_schedule(schedule)?;
     let given = Given { weights: &weights, means: &means, covariances: &covariances, precisions: &precisions };
     let builder = init_builder(n_components, covariance_type, reg_covar, init, seed, given)?;
+    if x.hasattr("gather")? {
+        let (n, d): (usize, usize) = x.getattr("shape")?.extract()?;
+        return initialize(&builder, PyRows { rows: x, n, d });
+    }
+    let x: PyReadonlyArray2<'_, f64> = x.extract()?;
+    let (x, d) = data(&x)?;
     let inner = nogil(py, || builder.fit_with(&executor(threads, schedule)?, x, d))?;
     Ok(Model { inner })
+}
+
+/// [`initial_model`] on rows held elsewhere: the library's
+/// `GaussianMixture::initialize`, on the calling thread with the GIL held
+/// (the passes are Python calls; the work is the workers').
+fn initialize(builder: &GaussianMixture, mut rows: PyRows<'_>) -> PyResult<Model> {
+    let d = rows.d;
+    match catch_unwind(AssertUnwindSafe(|| builder.initialize(&mut rows, d))) {
+        Ok(Ok(inner)) => Ok(Model { inner }),
+        Ok(Err(InitError::Lib(e))) => Err(to_py(e)),
+        Ok(Err(InitError::Py(e))) => Err(e),
+        Err(payload) => Err(caught(&*payload)),
+    }
 }
 
 /// The initial parameters a caller gave, as numpy arrays (flat).
@@ -748,46 +775,6 @@ impl ChunkedRows for PyRows<'_> {
     }
 }
 
-/// The model EM starts from, on `n` rows of `d` columns held elsewhere and
-/// read through `rows`' methods (see [`PyRows`]): the library's
-/// `GaussianMixture::initialize`, the same model as [`initial_model`] on
-/// the same rows gives. Runs on the calling thread with the GIL held (the
-/// passes are Python calls; the work is the workers').
-#[pyfunction]
-#[pyo3(signature = (
-    rows, n, d, n_components, covariance_type, reg_covar, init, seed,
-    weights=None, means=None, covariances=None, precisions=None,
-))]
-#[allow(clippy::too_many_arguments)] // one per scikit-learn parameter it carries
-fn initialize(
-    rows: Bound<'_, PyAny>,
-    n: usize,
-    d: usize,
-    n_components: usize,
-    covariance_type: &str,
-    reg_covar: f64,
-    init: &str,
-    seed: u64,
-    weights: Option<PyReadonlyArray1<'_, f64>>,
-    means: Option<PyReadonlyArray1<'_, f64>>,
-    covariances: Option<PyReadonlyArray1<'_, f64>>,
-    precisions: Option<PyReadonlyArray1<'_, f64>>,
-) -> PyResult<Model> {
-    let given = Given { weights: &weights, means: &means, covariances: &covariances, precisions: &precisions };
-    let builder = init_builder(n_components, covariance_type, reg_covar, init, seed, given)?;
-    let mut rows = PyRows { rows, n, d };
-    let run = catch_unwind(AssertUnwindSafe(|| builder.initialize(&mut rows, d)));
-    match run {
-        Ok(Ok(inner)) => Ok(Model { inner }),
-        Ok(Err(InitError::Lib(e))) => Err(to_py(e)),
-        Ok(Err(InitError::Py(e))) => Err(e),
-        Err(payload) => Err(PyRuntimeError::new_err(format!(
-            "nogil internal error (a Rust panic, caught; please report it): {}",
-            panic_message(&*payload)
-        ))),
-    }
-}
-
 /// The seed's `summarize(X)`: `(len(X), sum(X))`, in parallel.
 ///
 /// `parts = None`: contiguous blocks combined in a fixed tree
@@ -914,7 +901,6 @@ fn _nogil(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
     m.add_function(wrap_pyfunction!(initial_model, m)?)?;
     m.add_function(wrap_pyfunction!(model_from_parameters, m)?)?;
-    m.add_function(wrap_pyfunction!(initialize, m)?)?;
     m.add_function(wrap_pyfunction!(run_block_pass, m)?)?;
     m.add_function(wrap_pyfunction!(run_seed_step, m)?)?;
     m.add_function(wrap_pyfunction!(run_seed_scan, m)?)?;
