@@ -299,6 +299,40 @@ fn chunked_passes_check_their_inputs_and_stop_at_an_error() {
         assert_eq!(GaussianMixture::new(3).init(init).initialize(&mut Lost, 2).unwrap_err(), Gone::Worker);
     }
     assert_eq!(GaussianMixture::new(3).initialize(&mut Lost, 0).unwrap_err(), Gone::Lib, "d = 0");
+
+    /// Rows whose answers have the wrong size, each way in turn: a short
+    /// gather, too few blocks, a block of the wrong width, a scan past its
+    /// block, a short pass. Each is a shape error, never a panic or a number.
+    struct Short(u8);
+    impl ChunkedRows for Short {
+        type Error = Error;
+        fn rows(&self) -> usize {
+            1000
+        }
+        fn gather(&mut self, rows: &[usize]) -> Result<Vec<f64>, Error> {
+            Ok(vec![0.5; rows.len() * 2 - usize::from(self.0 == 0)])
+        }
+        fn reduce(&mut self, _: &BlockPass<'_>, _: NonZeroUsize) -> Result<Vec<f64>, Error> {
+            Ok(vec![1.0])
+        }
+        fn seed(&mut self, _: &SeedStep<'_>, block: NonZeroUsize) -> Result<Vec<Vec<f64>>, Error> {
+            let blocks = 1000usize.div_ceil(block.get());
+            Ok(match self.0 {
+                1 => vec![vec![1.0]; blocks + 1],
+                2 => vec![vec![1.0, 2.0]; blocks],
+                _ => vec![vec![1.0]; blocks],
+            })
+        }
+        fn scan(&mut self, _: &SeedScan<'_>, block: NonZeroUsize) -> Result<(Option<usize>, f64), Error> {
+            Ok((Some(block.get()), 0.0))
+        }
+    }
+    for (mode, init) in
+        [(0, Init::KMeans), (1, Init::KMeans), (2, Init::KMeansPlusPlus), (3, Init::KMeans), (4, Init::Random)]
+    {
+        let got = GaussianMixture::new(3).init(init).initialize(&mut Short(mode), 2);
+        assert!(matches!(got, Err(Error::Shape { .. })), "mode {mode}: {got:?}");
+    }
     assert_eq!(
         GaussianMixture::new(3000).initialize(&mut Lost, 2).unwrap_err(),
         Gone::Lib,

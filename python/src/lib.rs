@@ -728,7 +728,7 @@ impl PyRows<'_> {
     /// Blocks' values, `(blocks, width)`, as vectors.
     fn blocks(got: &Bound<'_, PyAny>, what: &str, blocks: usize) -> Result<Vec<Vec<f64>>, InitError> {
         let v = Self::values(got, what, None)?;
-        if blocks == 0 || v.len() % blocks != 0 {
+        if blocks == 0 || v.is_empty() || v.len() % blocks != 0 {
             return Err(PyValueError::new_err(format!("{what}: {} values for {blocks} blocks", v.len())).into());
         }
         Ok(v.chunks_exact(v.len() / blocks).map(<[f64]>::to_vec).collect())

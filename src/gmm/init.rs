@@ -16,6 +16,7 @@ use rand::{RngExt, seq::index};
 
 use super::CovarianceType;
 use super::chunked::{BlockPass, ChunkedRows, Prepared, SeedScan, SeedStep, SeedUpdate, add_values};
+use crate::Error;
 use crate::kernels::gauss::{Moments, PassStats, pass_block};
 use crate::sched::{Sequential, map_reduce, pairwise_tree};
 
@@ -40,9 +41,9 @@ pub(crate) fn kmeans_plusplus<R: ChunkedRows + ?Sized>(
     let trials = 2 + (k as f64).ln() as usize;
     let first = rng.random_range(0..n);
     let mut chosen = vec![first];
-    let centre = data.gather(&[first])?;
+    let centre = gather(data, &[first], d)?;
     let step = SeedStep { update: SeedUpdate::Set, centres: &centre };
-    let mut sums: Vec<f64> = data.seed(&step, block)?.into_iter().map(|v| v.first().copied().unwrap_or(0.0)).collect();
+    let mut sums: Vec<f64> = seed(data, &step, d, block)?.into_iter().map(|v| v[0]).collect();
     // The centre chosen last when `closest` does not count it yet.
     let mut pending: Option<Vec<f64>> = None;
     while chosen.len() < k {
@@ -52,11 +53,11 @@ pub(crate) fn kmeans_plusplus<R: ChunkedRows + ?Sized>(
             let target = rng.random::<f64>() * pot;
             cands.push(sample(data, &sums, target, pending.as_deref(), block)?.min(n - 1));
         }
-        let centers = data.gather(&cands)?;
+        let centers = gather(data, &cands, d)?;
         // The pending centre (if any) first, then the candidates.
         let all: Vec<f64> = pending.iter().flatten().chain(&centers).copied().collect();
         let update = if pending.is_some() { SeedUpdate::Lower } else { SeedUpdate::Keep };
-        let scores = data.seed(&SeedStep { update, centres: &all }, block)?;
+        let scores = seed(data, &SeedStep { update, centres: &all }, d, block)?;
         // The candidates' potentials, summed over the blocks' tree.
         let pots = pairwise_tree(scores.clone(), add_values).unwrap_or_default();
         // The first candidate of least potential.
@@ -84,7 +85,7 @@ fn sample<R: ChunkedRows + ?Sized>(
         if before + sum >= target {
             let mut acc = before;
             for c in b..sums.len() {
-                let (hit, after) = data.scan(&SeedScan { block: c, pending, acc, target }, block)?;
+                let (hit, after) = scan(data, &SeedScan { block: c, pending, acc, target }, block)?;
                 if let Some(i) = hit {
                     return Ok(c * block.get() + i);
                 }
@@ -95,6 +96,76 @@ fn sample<R: ChunkedRows + ?Sized>(
         before += sum;
     }
     Ok(data.rows())
+}
+
+/// `data`'s rows `rows`, checked to be `rows.len()` rows of `d` values.
+pub(crate) fn gather<R: ChunkedRows + ?Sized>(data: &mut R, rows: &[usize], d: usize) -> Result<Vec<f64>, R::Error> {
+    let got = data.gather(rows)?;
+    expect_len("ChunkedRows::gather", rows.len() * d, got.len())?;
+    Ok(got)
+}
+
+/// `data`'s `pass`, checked to be [`BlockPass::values`] values.
+fn reduce<R: ChunkedRows + ?Sized>(
+    data: &mut R,
+    pass: &BlockPass<'_>,
+    d: usize,
+    block: NonZeroUsize,
+) -> Result<Vec<f64>, R::Error> {
+    let got = data.reduce(pass, block)?;
+    expect_len("ChunkedRows::reduce", pass.values(d), got.len())?;
+    Ok(got)
+}
+
+/// `data`'s seeding `step`, checked to be one vector per block, each of
+/// the step's width (1 for a set, one per scored centre otherwise).
+fn seed<R: ChunkedRows + ?Sized>(
+    data: &mut R,
+    step: &SeedStep<'_>,
+    d: usize,
+    block: NonZeroUsize,
+) -> Result<Vec<Vec<f64>>, R::Error> {
+    let got = data.seed(step, block)?;
+    let centres = step.centres.len() / d;
+    let width = match step.update {
+        SeedUpdate::Set => 1,
+        SeedUpdate::Lower => centres - 1,
+        SeedUpdate::Keep => centres,
+    };
+    expect_len("ChunkedRows::seed's blocks", data.rows().div_ceil(block.get()), got.len())?;
+    for v in &got {
+        expect_len("ChunkedRows::seed's values of a block", width, v.len())?;
+    }
+    Ok(got)
+}
+
+/// `data`'s `scan`, checked to name a row of the block.
+fn scan<R: ChunkedRows + ?Sized>(
+    data: &mut R,
+    look: &SeedScan<'_>,
+    block: NonZeroUsize,
+) -> Result<(Option<usize>, f64), R::Error> {
+    let (hit, acc) = data.scan(look, block)?;
+    if let Some(i) = hit
+        && (i >= block.get() || look.block * block.get() + i >= data.rows())
+    {
+        return Err(Error::Shape {
+            what: "ChunkedRows::scan's row",
+            expected: format!("a row of block {} ({} rows a block, {} in all)", look.block, block, data.rows()),
+            got: format!("row {i} of the block"),
+        }
+        .into());
+    }
+    Ok((hit, acc))
+}
+
+/// An error unless `got` is `expected`: a [`ChunkedRows`] result of the
+/// wrong size.
+fn expect_len(what: &'static str, expected: usize, got: usize) -> Result<(), Error> {
+    if expected == got {
+        return Ok(());
+    }
+    Err(Error::Shape { what, expected: format!("{expected} values"), got: format!("{got} values") })
 }
 
 /// Lloyd's k-means from the given centres: at most `max_iter` rounds, stopped
@@ -145,7 +216,7 @@ pub(crate) fn stats<R: ChunkedRows + ?Sized>(
     block: NonZeroUsize,
 ) -> Result<PassStats, R::Error> {
     let prepared = Prepared::new(pass, d)?;
-    Ok(prepared.stats(data.reduce(pass, block)?))
+    Ok(prepared.stats(reduce(data, pass, d, block)?))
 }
 
 /// The mean over features of each feature's variance.
@@ -162,9 +233,8 @@ pub(crate) fn column_moments<R: ChunkedRows + ?Sized>(
     block: NonZeroUsize,
 ) -> Result<(Vec<f64>, Vec<f64>), R::Error> {
     let n = data.rows();
-    let first = data.gather(&[0])?;
-    let mut m = data.reduce(&BlockPass::Columns { shift: &first }, block)?;
-    m.resize(2 * d, 0.0);
+    let first = gather(data, &[0], d)?;
+    let m = reduce(data, &BlockPass::Columns { shift: &first }, d, block)?;
     let nf = n as f64;
     let means = (0..d).map(|j| first[j] + m[j] / nf).collect();
     let variances = (0..d).map(|j| (m[d + j] / nf - (m[j] / nf).powi(2)).max(0.0)).collect();

@@ -389,8 +389,8 @@ impl GaussianMixture {
             let mut seen = std::collections::HashSet::with_capacity(k);
             let owned: Vec<(usize, usize)> =
                 chosen.iter().enumerate().filter(|&(_, &i)| seen.insert(i)).map(|(c, &i)| (i, c)).collect();
-            let rows = data.gather(&owned.iter().map(|&(i, _)| i).collect::<Vec<_>>())?;
-            let shift = data.gather(chosen)?;
+            let rows = init::gather(data, &owned.iter().map(|&(i, _)| i).collect::<Vec<_>>(), d)?;
+            let shift = init::gather(data, chosen, d)?;
             let st = init::resp_stats(&rows, d, &shift, mo, |j, r| {
                 r.fill(0.0);
                 r[owned[j].1] = 1.0;
@@ -399,7 +399,7 @@ impl GaussianMixture {
         };
         let kmeans = |data: &mut R, rng: &mut StdRng| -> Result<Params, R::Error> {
             let chosen = init::kmeans_plusplus(data, d, k, block, rng)?;
-            let mut centers = data.gather(&chosen)?;
+            let mut centers = init::gather(data, &chosen, d)?;
             let st = init::lloyd(data, d, &mut centers, 300, t, block)?;
             Ok(m_step(t, d, &centers, &st, self.reg_covar))
         };
