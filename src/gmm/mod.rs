@@ -389,8 +389,9 @@ impl GaussianMixture {
             let mut seen = std::collections::HashSet::with_capacity(k);
             let owned: Vec<(usize, usize)> =
                 chosen.iter().enumerate().filter(|&(_, &i)| seen.insert(i)).map(|(c, &i)| (i, c)).collect();
-            let rows = init::gather(data, &owned.iter().map(|&(i, _)| i).collect::<Vec<_>>(), d)?;
             let shift = init::gather(data, chosen, d)?;
+            // Row chosen[c] is shift's row c: the distinct rows from it, not gathered again.
+            let rows: Vec<f64> = owned.iter().flat_map(|&(_, c)| &shift[c * d..(c + 1) * d]).copied().collect();
             let st = init::resp_stats(&rows, d, &shift, mo, |j, r| {
                 r.fill(0.0);
                 r[owned[j].1] = 1.0;
