@@ -4,6 +4,7 @@
 //! same array (the memory-streaming reference); then d ∈ {2, 8, 32} and
 //! K ∈ {4, 16} on 10⁶ points (and diagonal covariances for d ∈ {8, 32}),
 //! and d ∈ {64, 128}, K = 16 on 10⁵;
+//! the large-d shapes (16 to 1000) beside the FMA floor of each;
 //! and the default initialization (k-means++ seeded k-means) alone on the
 //! seed's data and on 10⁶ × 8, K = 16, beside k-means++ alone.
 //! Throughput is in points per second.
@@ -16,6 +17,7 @@ mod common;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use nogil::data::{blobs, standard_normal};
 use nogil::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel, Init, Parallelism};
+use nogil::kernels::pairwise::fma_peak;
 use nogil::kernels::seed_em::expectation;
 use nogil::kernels::summarize::summarize;
 use nogil::{Executor, Pool, Rayon, Schedule, Sequential, SpawnPerCall};
@@ -111,6 +113,29 @@ fn steps_on(c: &mut Criterion, name: &str, n: usize, cases: &[(usize, usize)], d
     g.finish();
 }
 
+/// The large-d shapes, one EM iteration on 2 threads, each beside
+/// `fma_floor`: [`fma_peak`] on the same pool doing the iteration's
+/// `n·k·(d² + 2d)` multiply-adds (the quadratic form and the moments with
+/// triangular factors and symmetric moments) in registers, so the ratio of
+/// the two times is how far the iteration is from this machine's FMA units,
+/// both measured in the same run.
+fn large_d(c: &mut Criterion) {
+    let pool = Pool::new(2).unwrap();
+    let mut g = c.benchmark_group("gmm_large_d_2t");
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    for (n, d, k) in [(200_000, 16, 8), (50_000, 64, 16), (20_000, 256, 8), (4_000, 1000, 4)] {
+        let (x, model) = data(n, d, k, 4.0);
+        let id = format!("{n}x{d}_k{k}");
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(BenchmarkId::new("step", &id), |b| {
+            b.iter(|| model.step(&pool, black_box(&x), Parallelism::Data, 1e-6).unwrap())
+        });
+        let per_thread = n * k * (d * d + 2 * d) / 2;
+        g.bench_function(BenchmarkId::new("fma_floor", &id), |b| b.iter(|| fma_peak(&pool, black_box(per_thread))));
+    }
+    g.finish();
+}
+
 /// A fit with `max_iter = 0`: the initialization and nothing else of EM,
 /// on the seed's data and on 10⁶ points with d = 8, K = 16.
 fn init(c: &mut Criterion) {
@@ -138,6 +163,7 @@ fn init_on(c: &mut Criterion, name: &str, n: usize, d: usize, k: usize, spacing:
 fn bench(c: &mut Criterion) {
     seed_data(c);
     shapes(c);
+    large_d(c);
     init(c);
 }
 

@@ -218,26 +218,46 @@ fn agrees_with_the_reference_em_for_every_type_dimension_and_k() {
 }
 
 /// Full moments are summed across lanes tile by tile where they would take
-/// more than 1 MiB in lanes per thread (2·16,653 of them here: 1 MiB with 4
-/// lanes, 2 MiB with 8): the same agreement, and, over three blocks of
-/// 4,096 rows, the same bits on every thread count.
+/// more than 1 MiB in lanes per thread (30·1,128 of them here: 1.03 MiB
+/// with 4 lanes, twice that with 8), below the dimension where they are
+/// summed in micro-tiles: the same agreement, and, over three blocks of
+/// 6,016 rows, the same bits on every thread count.
 #[test]
 #[cfg_attr(miri, ignore = "minutes under Miri; the kernel's unit test runs the summed path under Miri")]
 fn agrees_with_the_reference_em_where_full_moments_are_summed_across_lanes() {
-    let (k, d) = (2, 182);
+    let (k, d) = (30, 47);
     let mut rng = StdRng::seed_from_u64(43);
     let (x, centers) = blobs(k, d, 2 * d, &mut rng);
     for t in [CovarianceType::Full, CovarianceType::Tied] {
         let init = initial_for(t, k, d, &centers, &mut rng);
         assert_agrees_with_reference_em(t, &x, d, init, 4);
     }
-    let (x, _) = blobs(k, d, 4_600, &mut rng);
+    let (x, _) = blobs(k, d, 500, &mut rng);
     let gm = GaussianMixture::new(k).max_iter(2).seed(1);
     let model = gm.fit_with(&Sequential, &x, d).unwrap();
     for threads in [2, 3] {
         let got = gm.fit_with(&Pool::new(threads).unwrap(), &x, d).unwrap();
         assert!(got == model, "{threads} threads: parameters differ");
     }
+}
+
+/// From d = 48 the full moments are a register-blocked rank update
+/// (micro-tiles of 8 × 24 or 4 × 12 moments, lanes along the coordinates):
+/// the same agreement with the reference at dimensions on and off the
+/// tiles' edges, for full and tied covariances, on every path.
+#[test]
+#[cfg_attr(miri, ignore = "minutes under Miri; the kernel's unit test runs the micro-tiles under Miri")]
+fn agrees_with_the_reference_em_where_full_moments_are_micro_tiles() {
+    on_every_path(|| {
+        let mut rng = StdRng::seed_from_u64(44);
+        for (k, d) in [(2, 48), (3, 50), (2, 64), (1, 97)] {
+            let (x, centers) = blobs(k, d, 2 * d + 7, &mut rng);
+            for t in [CovarianceType::Full, CovarianceType::Tied] {
+                let init = initial_for(t, k, d, &centers, &mut rng);
+                assert_agrees_with_reference_em(t, &x, d, init, 3);
+            }
+        }
+    });
 }
 
 /// A sequential fit of `x` from `init` with `tol = 0` agrees with
@@ -340,16 +360,19 @@ fn parameters_are_bit_identical_across_executors_schedules_threads_and_paralleli
         let (x, _) = blobs(3, 3, size(3_000, 12), &mut rng);
         let types: &[CovarianceType] =
             if cfg!(miri) { &[CovarianceType::Full] } else { &[CovarianceType::Full, CovarianceType::Diag] };
-        for &t in types {
-            let gm = GaussianMixture::new(3).covariance_type(t).max_iter(size(20, 2)).seed(5);
-            let reference = gm.fit_with(&Sequential, &x, 3).unwrap();
+        // And d = 64: full moments in micro-tiles, over blocks of 1,024 rows.
+        let wide = if cfg!(miri) { None } else { Some(blobs(3, 64, 1_700, &mut rng).0) };
+        let cases = types.iter().map(|&t| (t, 3, &x, size(20, 2)));
+        for (t, d, x, iters) in cases.chain(wide.iter().map(|x| (CovarianceType::Full, 64, x, 2))) {
+            let gm = GaussianMixture::new(3).covariance_type(t).max_iter(iters).seed(5);
+            let reference = gm.fit_with(&Sequential, x, d).unwrap();
             let threads: &[usize] = if cfg!(miri) { &[3] } else { &[1, 2, 3, 7] };
             for &th in threads.iter().filter(|t| THREADS.contains(t) || !cfg!(miri)) {
                 let fx = Fixture::new(th);
                 for exec in fx.executors(&schedules(common::chunk_params(&[1, 7]))) {
                     for p in [Parallelism::Data, Parallelism::Model] {
-                        let got = gm.clone().parallelism(p).fit_with(&exec, &x, 3).unwrap();
-                        assert!(got == reference, "{t} {} {p:?}: parameters differ", exec.label());
+                        let got = gm.clone().parallelism(p).fit_with(&exec, x, d).unwrap();
+                        assert!(got == reference, "{t} d={d} {} {p:?}: parameters differ", exec.label());
                     }
                 }
             }

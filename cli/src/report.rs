@@ -26,6 +26,8 @@ use serde_json::json;
 
 use crate::plot;
 
+mod large_d;
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Experiment {
@@ -34,6 +36,8 @@ pub enum Experiment {
     Pipes,
     Pairwise,
     Gmm,
+    /// The mixture at large d beside the FMA floor.
+    GmmLargeD,
 }
 
 #[derive(Args)]
@@ -253,6 +257,9 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
     }
     if wanted(Experiment::Gmm) {
         gmm(&mut ctx, &a.out)?;
+    }
+    if wanted(Experiment::GmmLargeD) {
+        large_d::large_d(&mut ctx)?;
     }
     let summary = summarize_findings(&ctx);
     say!("\nsummary");

@@ -1,6 +1,8 @@
-//! Any d ≤ 16 and a positive-definite covariance built from the input: the
-//! fast log-densities (precision Cholesky, SIMD, fixed-d and blocked paths)
-//! agree with the mirror (explicit inverse, the seed's loop).
+//! Any d ≤ 16, or 48 ≤ d ≤ 64 (the register-blocked density), and a
+//! positive-definite covariance built from the input: the fast
+//! log-densities (precision Cholesky, SIMD, fixed-d, blocked and
+//! micro-tiled paths) agree with the mirror (explicit inverse, the seed's
+//! loop).
 #![no_main]
 
 mod common;
@@ -22,11 +24,14 @@ fuzz_target!(|data: &[u8]| on_some_path(data, || check(data)));
 /// The target's checks of one input.
 fn check(data: &[u8]) {
     let Some((&head, rest)) = data.split_first() else { return };
-    let d = 1 + head as usize % 16;
-    if rest.len() < d * d + d {
+    let d = if head >= 240 { 48 + head as usize % 17 } else { 1 + head as usize % 16 };
+    // Up to 256 bytes for `A`, read cyclically at large d.
+    let a_len = (d * d).min(256);
+    if rest.len() < a_len + d {
         return;
     }
-    let (a, rest) = rest.split_at(d * d);
+    let (a_bytes, rest) = rest.split_at(a_len);
+    let a: Vec<u8> = (0..d * d).map(|i| a_bytes[(i * 7 + i / d) % a_len]).collect();
     let (mu, rest) = rest.split_at(d);
     // Σ = A·Aᵀ + I: symmetric positive definite, condition number below 1 + d.
     let mut cov = vec![0.0; d * d];

@@ -14,6 +14,7 @@ from .kernels import (
     count,
     counter_kinds,
     default_threads,
+    fma_floor,
     pairwise_sum,
     summarize,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "count",
     "counter_kinds",
     "default_threads",
+    "fma_floor",
     "pairwise_sum",
     "summarize",
     "__version__",

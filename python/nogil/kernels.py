@@ -79,6 +79,22 @@ def pairwise_sum(X, *, threads=None, schedule="guided", method="blocked", parts=
     return _nogil.pairwise_sum(x, threads, schedule, method, parts)
 
 
+FMA_FLOOR_MAX = 10**12
+
+
+def fma_floor(fmas, *, threads=None, runs=3):
+    """Seconds that ``fmas`` multiply-adds take at this machine's peak: run in
+    registers (no memory traffic), spread evenly over ``threads``, the
+    fastest of ``runs`` timings. A kernel that does ``fmas`` multiply-adds
+    cannot run faster; ``python/bench.py`` prints it beside each fit."""
+    fmas = _count_arg("fmas", fmas, 0, optional=False)
+    if fmas > FMA_FLOOR_MAX:
+        raise ValueError(f"fmas = {fmas} is more than fma_floor times ({FMA_FLOOR_MAX}: seconds at most)")
+    threads = _count_arg("threads", threads, 1)
+    runs = _count_arg("runs", runs, 1, optional=False)
+    return _nogil.fma_floor(fmas, threads, runs)
+
+
 def counter_kinds():
     """The counter kinds, in the seed's order: racy, locked, split, atomic, sharded."""
     return list(_nogil.counter_kinds())

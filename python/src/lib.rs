@@ -562,6 +562,33 @@ fn summarize(
     Ok((s.len, s.sum))
 }
 
+/// Seconds that `fmas` lane multiply-adds take in registers, spread evenly
+/// over the pool's threads (the library's `fma_peak`): the arithmetic floor
+/// a kernel doing that many multiply-adds is measured against. The fastest
+/// of `runs` timings.
+#[pyfunction]
+#[pyo3(signature = (fmas, threads=None, runs=3))]
+fn fma_floor(py: Python<'_>, fmas: usize, threads: Option<usize>, runs: usize) -> PyResult<f64> {
+    if runs == 0 {
+        return Err(PyValueError::new_err("fma_floor: runs must be at least 1"));
+    }
+    // Seconds at most on any current core, so that no argument hangs a call.
+    if fmas > 1_000_000_000_000 {
+        return Err(PyValueError::new_err(format!("fma_floor: fmas = {fmas} is more than 10**12")));
+    }
+    nogil(py, || {
+        let exec = executor(threads, Schedule::Static { chunk: None })?;
+        let per_thread = fmas / nogil::Executor::threads(&exec).max(1);
+        let mut best = f64::INFINITY;
+        for _ in 0..runs {
+            let t = std::time::Instant::now();
+            std::hint::black_box(pairwise::fma_peak(&exec, per_thread));
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        Ok(best)
+    })
+}
+
 /// The seed's `pairwise_sum(X)`: `Σᵢ Σⱼ xᵢ·xⱼ`.
 ///
 /// `method`: `"blocked"` (the fast O(n²) kernel, `prange` over row blocks),
@@ -662,6 +689,7 @@ fn _nogil(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(chunked::run_seed_scan, m)?)?;
     m.add_function(wrap_pyfunction!(summarize, m)?)?;
     m.add_function(wrap_pyfunction!(pairwise_sum, m)?)?;
+    m.add_function(wrap_pyfunction!(fma_floor, m)?)?;
     m.add_function(wrap_pyfunction!(counter_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(count, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;

@@ -93,3 +93,12 @@ def test_racy_counters(kind):
     assert 0 < r.value <= r.expected == 5_000_000
     assert r.lost == r.expected - r.value
     assert nogil.count(kind, 0, threads=2).value == 0
+
+
+def test_fma_floor_times_the_multiply_adds_and_refuses_bad_arguments():
+    t = nogil.fma_floor(10**7, threads=2, runs=2)
+    assert 0.0 < t < 60.0
+    assert nogil.fma_floor(0) >= 0.0
+    for kw in [dict(fmas=-1), dict(fmas=1.5), dict(fmas=10**13), dict(fmas=10, threads=0), dict(fmas=10, runs=0)]:
+        with pytest.raises(ValueError):
+            nogil.fma_floor(**kw)

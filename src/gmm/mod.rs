@@ -347,7 +347,7 @@ impl GaussianMixture {
         let t = self.covariance_type;
         let n = x.len() / d;
         let params = self.initial_params(&mut LocalRows::new(exec, simd, x, d), d, seed, self.block_rows(n, d))?;
-        let mut model = GaussianMixtureModel::from_params(t, d, params, self.given_precisions())?;
+        let mut model = GaussianMixtureModel::from_params_on(exec, simd, t, d, params, self.given_precisions())?;
         let mut prev = f64::NEG_INFINITY;
         for iteration in 1..=self.max_iter {
             let step = model.step_on(exec, simd, x, self.parallelism, self.reg_covar);
@@ -507,7 +507,20 @@ impl GaussianMixtureModel {
     /// The model of `params`, its factors from `precisions` where given
     /// (see [`prepare`]).
     fn from_params(t: CovarianceType, d: usize, params: Params, precisions: Option<&[f64]>) -> Result<Self, Error> {
-        let (gaussians, precisions_cholesky) = prepare(t, d, &params, precisions)?;
+        Self::from_params_on(&Sequential, Simd::active(), t, d, params, precisions)
+    }
+
+    /// [`from_params`](Self::from_params), the components' factors on
+    /// `exec`'s threads and `simd` ([`prepare`]).
+    fn from_params_on<E: Executor + ?Sized>(
+        exec: &E,
+        simd: Simd,
+        t: CovarianceType,
+        d: usize,
+        params: Params,
+        precisions: Option<&[f64]>,
+    ) -> Result<Self, Error> {
+        let (gaussians, precisions_cholesky) = prepare(exec, simd, t, d, &params, precisions)?;
         Ok(GaussianMixtureModel {
             covariance_type: t,
             d,
@@ -557,12 +570,33 @@ impl GaussianMixtureModel {
     /// M-step of nothing), a bad `reg_covar`, and a covariance that is
     /// singular or overflows.
     pub fn from_stats(stats: &SufficientStats, reg_covar: f64) -> Result<Self, Error> {
+        Self::from_stats_on(&Sequential, Simd::active(), stats, reg_covar)
+    }
+
+    /// [`from_stats`](Self::from_stats) with the components' covariances
+    /// factored on `exec`'s threads where `d` is large enough to pay (one
+    /// task per component; the same model on any executor).
+    pub fn from_stats_with<E: Executor + ?Sized>(
+        exec: &E,
+        stats: &SufficientStats,
+        reg_covar: f64,
+    ) -> Result<Self, Error> {
+        Self::from_stats_on(exec, Simd::active(), stats, reg_covar)
+    }
+
+    /// [`from_stats_with`](Self::from_stats_with) on the SIMD path `simd`.
+    fn from_stats_on<E: Executor + ?Sized>(
+        exec: &E,
+        simd: Simd,
+        stats: &SufficientStats,
+        reg_covar: f64,
+    ) -> Result<Self, Error> {
         non_negative("reg_covar", reg_covar)?;
         if stats.samples == 0 {
             return Err(Error::TooFewPoints { n: 0, components: stats.components() });
         }
         let params = m_step(stats.covariance_type, stats.d, &stats.shift, &stats.pass, reg_covar);
-        Self::from_params(stats.covariance_type, stats.d, params, None)
+        Self::from_params_on(exec, simd, stats.covariance_type, stats.d, params, None)
     }
 
     /// The E-step's sufficient statistics of a chunk of data under this
@@ -685,7 +719,7 @@ impl GaussianMixtureModel {
         reg_covar: f64,
     ) -> Result<(GaussianMixtureModel, f64), Error> {
         let stats = self.summarize_on(exec, simd, x, parallelism)?;
-        let next = Self::from_stats(&stats, reg_covar)?;
+        let next = Self::from_stats_on(exec, simd, &stats, reg_covar)?;
         Ok((next, stats.pass.loglik / stats.samples as f64))
     }
 

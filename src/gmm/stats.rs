@@ -6,7 +6,9 @@
 
 use crate::Error;
 use crate::kernels::gauss::{Factor, Gaussians, Moments, PassStats};
-use crate::kernels::linalg::{cholesky, invert_lower, lower_factor, packed};
+use crate::kernels::linalg::{cholesky_on, invert_lower_on, lower_factor_on, packed};
+use crate::sched::{Executor, Sequential, for_each_chunk_mut};
+use crate::simd::Simd;
 
 use super::CovarianceType;
 
@@ -179,6 +181,12 @@ pub(crate) fn moments(t: CovarianceType) -> Moments {
 /// emptied component gives finite means and covariances, never 0/0.
 const WEIGHT_EPS: f64 = 10.0 * f64::EPSILON;
 
+/// The dimension from which [`prepare`] factors the components on the
+/// executor's threads: one factor there is `d³/3` multiply-adds, well above
+/// what a region costs (at d = 1000, 4 components, a sequential M-step was
+/// a third of an iteration).
+pub(crate) const PARALLEL_FROM: usize = 64;
+
 /// Solves the M-step from statistics.
 pub(crate) fn m_step(t: CovarianceType, d: usize, shift: &[f64], st: &PassStats, reg: f64) -> Params {
     let k = st.n.len();
@@ -254,7 +262,13 @@ pub(crate) fn m_step(t: CovarianceType, d: usize, shift: &[f64], st: &PassStats,
 /// them), the factors come from the precisions themselves, as
 /// scikit-learn's do, not from `p.covariances` (their inverses): inverting
 /// twice would cost the factors digits in proportion to the condition number.
-pub(crate) fn prepare(
+///
+/// From [`PARALLEL_FROM`] on, the components' factors are computed on
+/// `exec`'s threads, one task per component, each on `simd`: the same
+/// values on any executor.
+pub(crate) fn prepare<E: Executor + ?Sized>(
+    exec: &E,
+    simd: Simd,
     t: CovarianceType,
     d: usize,
     p: &Params,
@@ -270,18 +284,33 @@ pub(crate) fn prepare(
     match t {
         CovarianceType::Full | CovarianceType::Tied => {
             let mats = if t == CovarianceType::Full { k } else { 1 };
-            let mut ws = Vec::with_capacity(mats * d * d);
-            for c in 0..mats {
+            let factor = |c: usize| {
                 let at = c * d * d..(c + 1) * d * d;
                 let w = match precisions {
-                    None => cholesky(&p.covariances[at], d).map(|l| invert_lower(&l, d)),
-                    Some(prec) => lower_factor(&prec[at], d),
+                    None => cholesky_on(simd, &p.covariances[at], d).map(|l| invert_lower_on(simd, &l, d)),
+                    Some(prec) => lower_factor_on(simd, &prec[at], d),
                 }
                 .ok_or(Error::SingularCovariance { component: c })?;
                 if w.iter().any(|v| !v.is_finite()) {
                     return Err(Error::SingularCovariance { component: c });
                 }
-                ws.extend_from_slice(&w);
+                Ok(w)
+            };
+            let mut slots: Vec<Option<Result<Vec<f64>, Error>>> = (0..mats).map(|_| None).collect();
+            let fill = |cs: std::ops::Range<usize>, out: &mut [Option<Result<Vec<f64>, Error>>]| {
+                for (c, slot) in cs.zip(out) {
+                    *slot = Some(factor(c));
+                }
+            };
+            if d >= PARALLEL_FROM {
+                for_each_chunk_mut(exec, &mut slots, 1, fill);
+            } else {
+                for_each_chunk_mut(&Sequential, &mut slots, 1, fill);
+            }
+            let mut ws = Vec::with_capacity(mats * d * d);
+            // The first component that fails, as the sequential loop found it.
+            for slot in slots {
+                ws.extend_from_slice(&slot.expect("for_each_chunk_mut visits every component")?);
             }
             let mut upper = vec![0.0; mats * d * d];
             for c in 0..mats {

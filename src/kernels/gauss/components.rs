@@ -3,6 +3,7 @@
 //! component's constant.
 
 use super::LN_2PI;
+use super::panel;
 use crate::Error;
 
 /// The shape of each component's precision factor.
@@ -28,7 +29,10 @@ pub struct Gaussians {
     means: Vec<f64>,
     factors: Vec<f64>,
     /// `factors·√½`, what the kernels multiply by: `‖(W/√2)·(x − μ)‖²` is
-    /// the `½·‖W·(x − μ)‖²` of the log-density, one multiply sooner.
+    /// the `½·‖W·(x − μ)‖²` of the log-density, one multiply sooner. For
+    /// triangular factors from [`panel::PANEL_FROM`] on, in the blocks of
+    /// `Wᵀ` that the register-blocked density reads ([`panel::pack_factor`]),
+    /// in place of the row-major copy.
     scaled: Vec<f64>,
     /// Per component, `ln πₖ − ½·d·ln 2π + Σⱼ ln Wₖⱼⱼ`.
     pub(super) consts: Vec<f64>,
@@ -109,6 +113,13 @@ impl Gaussians {
             }
         }
         g.scaled = g.factors.iter().map(|w| w * std::f64::consts::FRAC_1_SQRT_2).collect();
+        if g.packed() {
+            let row_major = std::mem::take(&mut g.scaled);
+            g.scaled.reserve_exact(k * panel::factor_len(d));
+            for w in row_major.chunks_exact(d * d) {
+                panel::pack_factor(d, w, &mut g.scaled);
+            }
+        }
         Ok(g)
     }
 
@@ -159,9 +170,24 @@ impl Gaussians {
         &self.means[c * self.d..(c + 1) * self.d]
     }
 
-    /// Component `c`'s factor times `√½`.
+    /// Whether the scaled factors are packed for [`panel::log_density`].
+    #[inline(always)]
+    pub(super) fn packed(&self) -> bool {
+        self.factor == Factor::Triangular && self.d >= panel::PANEL_FROM
+    }
+
+    /// Component `c`'s factor times `√½`, packed ([`packed`](Self::packed)).
+    #[inline(always)]
+    pub(super) fn packed_w(&self, c: usize) -> &[f64] {
+        let per = panel::factor_len(self.d);
+        &self.scaled[c * per..(c + 1) * per]
+    }
+
+    /// Component `c`'s factor times `√½`, row-major (not where
+    /// [`packed`](Self::packed)).
     #[inline(always)]
     pub(super) fn scaled_w(&self, c: usize) -> &[f64] {
+        debug_assert!(!self.packed(), "the factors are packed");
         match self.factor {
             Factor::Triangular => &self.scaled[c * self.d * self.d..(c + 1) * self.d * self.d],
             Factor::Diagonal => &self.scaled[c * self.d..(c + 1) * self.d],

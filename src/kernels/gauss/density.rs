@@ -3,6 +3,7 @@
 //! constant (the per-row state in registers) or blocked for large `d`.
 
 use super::components::{Factor, Gaussians};
+use super::panel;
 use super::tile::{Tile, TileLanes, part, tile_diffs};
 use crate::simd::Lanes;
 
@@ -83,12 +84,17 @@ pub(super) fn fixed_log_density<V: Lanes, const D: usize>(g: &Gaussians, c: usiz
 /// [`Dim::log_density`](super::dims::Dim::log_density) for large `d`: for a
 /// triangular factor, the differences of the whole tile first, then
 /// `y = W·(x − μ)` eight groups at a time, so each broadcast factor entry
-/// feeds eight multiply-adds; for a diagonal one, eight groups at a time
-/// straight from the tile's columns.
+/// feeds eight multiply-adds (from [`panel::PANEL_FROM`] on, by
+/// [`panel::log_density`]'s micro-tiles); for a diagonal one, eight groups
+/// at a time straight from the tile's columns.
 #[inline(always)]
 pub(super) fn tile_log_density_blocked<V: Lanes>(d: usize, g: &Gaussians, c: usize, tile: &mut Tile<V>, out: &mut [V]) {
-    let (w, konst) = (g.scaled_w(c), V::splat(g.consts[c]));
     let groups = tile.groups();
+    if g.packed() {
+        tile_diffs(d, g.mean(c), tile);
+        return panel::log_density(d, g.packed_w(c), g.consts[c], &tile.dt, groups, out);
+    }
+    let (w, konst) = (g.scaled_w(c), V::splat(g.consts[c]));
     let (blocks, rest) = out[..groups].as_chunks_mut::<8>();
     let first_rest = 8 * blocks.len();
     match g.factor {

@@ -31,14 +31,17 @@ pub(crate) trait Dim: Copy + Send + Sync {
     /// vector per group).
     fn log_density<V: Lanes>(self, g: &Gaussians, c: usize, tile: &mut Tile<V>, out: &mut [V]);
 
-    /// Adds component `c`'s statistics of the tile to its sums `acc` (see
+    /// Adds component `c`'s statistics of the tile, whose rows are `src`
+    /// (row-major, as loaded), to its sums `acc` (see
     /// [`Sums`](super::moments::Sums); `q` across lanes where `summed`).
+    #[allow(clippy::too_many_arguments)]
     fn stats<V: Lanes>(
         self,
         g: &Gaussians,
         moments: Moments,
         c: usize,
         tile: &mut Tile<V>,
+        src: &[f64],
         acc: &mut [V],
         summed: bool,
     );
@@ -83,6 +86,7 @@ impl<const D: usize> Dim for Fixed<D> {
         moments: Moments,
         c: usize,
         tile: &mut Tile<V>,
+        _src: &[f64],
         acc: &mut [V],
         summed: bool,
     ) {
@@ -132,10 +136,11 @@ impl Dim for Dynamic {
         moments: Moments,
         c: usize,
         tile: &mut Tile<V>,
+        src: &[f64],
         acc: &mut [V],
         summed: bool,
     ) {
-        tile_stats_blocked(self.0, g, moments, c, tile, acc, summed)
+        tile_stats_blocked(self.0, g, moments, c, tile, src, acc, summed)
     }
 }
 

@@ -64,6 +64,7 @@ mod density;
 pub(crate) mod dims;
 mod mirror;
 mod moments;
+mod panel;
 mod pass;
 mod rows;
 mod softmax;

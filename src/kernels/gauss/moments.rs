@@ -7,6 +7,7 @@ use std::cell::Cell;
 
 use super::Gaussians;
 use super::density::{columns, diffs};
+use super::panel;
 use super::tile::{Spare, Tile, TileLanes, grow, part, reuse, tile_diffs};
 use crate::kernels::linalg::packed;
 use crate::simd::Lanes;
@@ -105,6 +106,8 @@ pub(super) struct Sums<V: Lanes> {
     /// Moments per component in `q` ([`Moments::per_component`]).
     q_per: usize,
     summed: bool,
+    /// Whether `q` is in [`panel`]'s micro-tiles.
+    panel: bool,
     /// `Σ m` over rows (see [`tile_softmax`](super::softmax::tile_softmax)).
     pub top: V,
     /// `Π s` over rows as `2^twos · mant`, `mant ∈ [1, 2)`: one `ln` per
@@ -119,22 +122,32 @@ thread_local! {
 }
 
 /// Vectors per component of a block's [`Sums`] on `lanes`-wide lanes, for
-/// `q_per` second moments; `None` past `usize`.
-pub(super) fn sum_vectors(d: usize, q_per: usize, summed: bool, lanes: usize) -> Option<usize> {
-    d.checked_add(1)?.checked_add(if summed { q_per.div_ceil(lanes) } else { q_per })
+/// `moments` (in lanes, `summed`, or in [`panel`]'s micro-tiles); `None`
+/// past `usize`.
+pub(super) fn sum_vectors(d: usize, moments: Moments, summed: bool, lanes: usize) -> Option<usize> {
+    let q_per = moments.per_component(d);
+    let q = if panel::applies(d, moments) {
+        panel::vectors(d, lanes)?
+    } else if summed {
+        q_per.div_ceil(lanes)
+    } else {
+        q_per
+    };
+    d.checked_add(1)?.checked_add(q)
 }
 
 impl<V: Lanes> Sums<V> {
     #[inline(always)]
     pub(super) fn new(k: usize, d: usize, moments: Moments, summed: bool) -> Self {
         let q_per = moments.per_component(d);
-        let per = sum_vectors(d, q_per, summed, V::LANES).expect("counted by pass_values before any pass");
+        let per = sum_vectors(d, moments, summed, V::LANES).expect("counted by pass_values before any pass");
         let spare: &'static Spare = &SPARE_SUMS;
         let mut v = reuse::<Vec<V>>(spare).unwrap_or_default();
         v.clear();
         v.resize(k * per, V::zero());
         let zero = V::zero();
-        Sums { v, per, q_per, summed, top: zero, twos: zero, mant: V::splat(1.0) }
+        let panel = panel::applies(d, moments);
+        Sums { v, per, q_per, summed, panel, top: zero, twos: zero, mant: V::splat(1.0) }
     }
 
     /// Component `c`'s vectors.
@@ -154,7 +167,9 @@ impl<V: Lanes> Sums<V> {
                 *o = a.hsum();
             }
             let q = &mut stats.q[c * q_per..(c + 1) * q_per];
-            if self.summed {
+            if self.panel {
+                panel::unpack(d, &v[1 + d..], q);
+            } else if self.summed {
                 q.copy_from_slice(&bytemuck::cast_slice::<V, f64>(&v[1 + d..])[..q_per]);
             } else {
                 for (o, &a) in q.iter_mut().zip(&v[1 + d..]) {
@@ -249,20 +264,35 @@ fn fixed_step<V: Lanes, const D: usize>(
 /// [`Dim::stats`](super::dims::Dim::stats) for large `d`: for the full
 /// triangle, `x − μ` and `r·(x − μ)` of the whole tile first, then each
 /// moment summed over the tile's groups in one register, instead of `d²`
-/// accumulators stored and reloaded for every group; the other moments by
-/// [`tile_stats_diagonal`].
+/// accumulators stored and reloaded for every group; from
+/// [`panel::PANEL_FROM`] on, by [`panel`]'s micro-tiles from the tile's rows
+/// `src` (row-major); the other moments by [`tile_stats_diagonal`].
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(super) fn tile_stats_blocked<V: Lanes>(
     d: usize,
     g: &Gaussians,
     moments: Moments,
     c: usize,
     tile: &mut Tile<V>,
+    src: &[f64],
     acc: &mut [V],
     summed: bool,
 ) {
     if moments != Moments::Full {
         return tile_stats_diagonal(d, g, moments, c, tile, acc);
+    }
+    if panel::applies(d, moments) {
+        tile_stats_diagonal(d, g, Moments::Means, c, tile, acc);
+        // Each row's weight, as the lanes' `e·(1/s)`.
+        let rows = tile.rows;
+        let (e, inv) = (&tile.lt_values()[c * super::TILE..c * super::TILE + rows], &tile.inv_values()[..rows]);
+        let mut r = [0.0; super::TILE];
+        for ((r, &e), &inv) in r.iter_mut().zip(e).zip(inv) {
+            *r = e * inv;
+        }
+        let Tile { dt, rt, .. } = tile;
+        return panel::add_moments::<V>(d, src, g.mean(c), &r[..rows], dt, rt, &mut acc[1 + d..]);
     }
     tile_diffs(d, g.mean(c), tile);
     grow(&mut tile.rt, d);
@@ -320,7 +350,7 @@ fn full_moments<V: Lanes>(d: usize, groups: usize, dt: &[V], rt: &[V], q: &mut i
 /// per component stay in registers over a tile.
 pub(super) fn sums_q(k: usize, d: usize, moments: Moments, lanes: usize) -> bool {
     let bytes = k.saturating_mul(moments.per_component(d)).saturating_mul(lanes * size_of::<f64>());
-    d > 4 && moments == Moments::Full && bytes > SUM_Q_ABOVE
+    d > 4 && moments == Moments::Full && bytes > SUM_Q_ABOVE && !panel::applies(d, moments)
 }
 
 /// About half a core's level-2 cache. Summing every block's moments across

@@ -10,6 +10,7 @@ use super::TILE;
 use super::components::Gaussians;
 use super::dims::{Dim, with_dim};
 use super::moments::{Moments, PassStats, Sums, sum_vectors, sums_q};
+use super::panel;
 use super::softmax::responsibilities;
 use super::tile::{Tile, TileLanes, Tiles};
 use crate::kernels::kmeans::tile_nearest;
@@ -75,10 +76,11 @@ pub(super) fn block_stats<V: Lanes, D: Dim>(
     let mut sums = Sums::<V>::new(k, d, moments, summed);
     let mut walk = Tiles::new(dim, k, x, rows);
     while let Some(r) = walk.next() {
+        let src = &x[r.start * d..r.end * d];
         let tile = walk.tile();
         weights.weigh(dim, g, tile, r, &mut sums);
         for c in 0..k {
-            dim.stats(g, moments, c, tile, sums.component(c), summed);
+            dim.stats(g, moments, c, tile, src, sums.component(c), summed);
         }
     }
     sums.finish(k, d, moments)
@@ -167,13 +169,21 @@ pub(crate) fn each_block<E: Executor + ?Sized>(
 /// The block of rows a pass reduces at a time: fixed for given `n`, `d` and
 /// `k` (never by thread count, so the sums have the same bits on every
 /// executor). At least 4096 rows, so that a block's partial statistics are
-/// small beside its rows; about `n / 64` for large `n`, because every block
+/// small beside its rows (1024 where the full moments are summed by
+/// [`panel`], each row then costing thousands of multiply-adds); about `n / 64` for large `n`, because every block
 /// costs a result to make and combine (at 4096 rows, a tenth of a
 /// two-thread pass over 4·10⁶ points when measured), while 64 blocks still
 /// give any schedule room to balance 16 threads; at most 2¹⁶.
 pub(crate) fn pass_block(n: usize, d: usize, k: usize, moments: Moments) -> NonZeroUsize {
     let stats_len = k * (1 + d + moments.per_component(d));
-    let least = (stats_len.saturating_mul(8) / d.max(1)).clamp(4096, 1 << 16);
+    let least = if panel::applies(d, moments) {
+        // Each row costs `k·d²` multiply-adds, so a block of 1024 rows
+        // already does a thousand per value of its statistics; but all the
+        // blocks' statistics together stay within the size of the data.
+        (stats_len / d).clamp(1024, 1 << 16)
+    } else {
+        (stats_len.saturating_mul(8) / d.max(1)).clamp(4096, 1 << 16)
+    };
     let rows = (n / 64).clamp(least, 1 << 16).next_multiple_of(TILE);
     NonZeroUsize::new(rows).expect("at least 4096")
 }
@@ -203,7 +213,7 @@ pub(crate) fn pass_values(
     };
     let stats = k.checked_mul(d.checked_add(1)?.checked_add(second)?)?;
     let full = moments == Moments::Full;
-    let sums = k.checked_mul(sum_vectors(d, second, sums_q(k, d, moments, lanes), lanes)?)?;
+    let sums = k.checked_mul(sum_vectors(d, moments, sums_q(k, d, moments, lanes), lanes)?)?;
     let per_thread = sums.checked_mul(lanes)?.checked_add(tile_values(k, d, full, full)?)?;
     let blocks = n.div_ceil(pass_block(n, d, k, moments).get());
     let densities = match parallelism {
@@ -218,8 +228,15 @@ pub(crate) fn pass_values(
 /// `triangular` factor's densities or for full moments, and `r·(x − μ)`
 /// for `full_moments`. `None` when that overflows `usize`.
 pub(crate) fn tile_values(k: usize, d: usize, triangular: bool, full_moments: bool) -> Option<usize> {
-    let scratch = if d > 4 { usize::from(triangular || full_moments) + usize::from(full_moments) } else { 0 };
-    k.checked_add(d.checked_mul(1 + scratch)?)?.checked_add(3)?.checked_mul(TILE)
+    let scratch = if d <= 4 {
+        0
+    } else if panel::applies(d, if full_moments { Moments::Full } else { Moments::Diagonal }) {
+        // `x − μ` and `r·(x − μ)` packed in rows of `panel::stride(d)`.
+        2 * panel::stride(d)
+    } else {
+        d * (usize::from(triangular || full_moments) + usize::from(full_moments))
+    };
+    k.checked_add(d)?.checked_add(scratch)?.checked_add(3)?.checked_mul(TILE)
 }
 
 /// How the E-step is spread over threads.

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use super::dims::{Dim, Dynamic, with_dim};
 use super::moments::{Sums, sums_q};
+use super::panel;
 use super::pass::block_stats;
 use super::softmax::{mask_padding, responsibilities, softmax_any, tile_softmax};
 use super::tile::{Tile, TileLanes, transpose_rows};
@@ -83,7 +84,7 @@ fn a_tile_holds_what_tile_values_counts() {
         #[inline(always)]
         fn run<V: Lanes>(self) {
             let k = 3;
-            for d in [2, 6] {
+            for d in [2, 6, 50] {
                 let rows = if cfg!(miri) { 13 } else { TILE };
                 let x: Vec<f64> = (0..rows * d).map(|i| ((i * 31) % 17) as f64 * 0.25 - 2.0).collect();
                 for factor in [Factor::Triangular, Factor::Diagonal] {
@@ -103,13 +104,15 @@ fn a_tile_holds_what_tile_values_counts() {
                             tile.densities(dim, &g);
                             responsibilities(k, &mut tile, &mut sums);
                             for c in 0..k {
-                                dim.stats(&g, moments, c, &mut tile, sums.component(c), false);
+                                dim.stats(&g, moments, c, &mut tile, &x, sums.component(c), false);
                             }
                         });
                         let scratch = |v: &Vec<V>| v.len() / V::G;
                         let (blocked, what) = (d > 4, format!("{} {factor:?} {moments:?} d={d}", path::<V>()));
-                        assert_eq!(scratch(&tile.dt), if blocked && (triangular || full) { d } else { 0 }, "{what}");
-                        assert_eq!(scratch(&tile.rt), if blocked && full { d } else { 0 }, "{what}");
+                        // The panel's packed rows are `stride(d)` long.
+                        let rows = if panel::applies(d, moments) { panel::stride(d) } else { d };
+                        assert_eq!(scratch(&tile.dt), if blocked && (triangular || full) { rows } else { 0 }, "{what}");
+                        assert_eq!(scratch(&tile.rt), if blocked && full { rows } else { 0 }, "{what}");
                         let held = [&tile.xt, &tile.lt, &tile.top, &tile.sum, &tile.inv, &tile.dt, &tile.rt]
                             .map(|v| v.len())
                             .iter()
@@ -129,7 +132,9 @@ fn a_tile_holds_what_tile_values_counts() {
 #[test]
 fn summed_moments_are_the_tiles_lane_sums_added_in_order() {
     for lanes in [4, 8] {
-        assert!(sums_q(2, 182, Moments::Full, lanes) && !sums_q(3, 6, Moments::Full, lanes));
+        assert!(sums_q(30, 47, Moments::Full, lanes) && !sums_q(3, 6, Moments::Full, lanes));
+        // From `PANEL_FROM`, moments are never in lanes.
+        assert!(!sums_q(2, 182, Moments::Full, lanes) && !sums_q(30, panel::PANEL_FROM, Moments::Full, lanes));
         assert!(!sums_q(1000, 4, Moments::Full, lanes) && !sums_q(1000, 100, Moments::Diagonal, lanes));
     }
     struct Check;

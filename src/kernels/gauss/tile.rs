@@ -126,8 +126,15 @@ impl<V: Lanes> Tile<V> {
     }
 
     /// `lt` as `k × TILE` values.
+    #[inline(always)]
     pub(super) fn lt_values(&self) -> &[f64] {
         bytemuck::cast_slice(&self.lt)
+    }
+
+    /// `inv` as `TILE` values.
+    #[inline(always)]
+    pub(super) fn inv_values(&self) -> &[f64] {
+        bytemuck::cast_slice(&self.inv)
     }
 }
 
