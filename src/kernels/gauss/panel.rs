@@ -36,7 +36,8 @@ pub(super) fn applies(d: usize, moments: Moments) -> bool {
     moments == Moments::Full && d >= PANEL_FROM
 }
 
-/// Length of a packed row: `d` padded to [`STRIDE_STEP`].
+/// `d` padded to [`STRIDE_STEP`]: each packed operand of a tile takes
+/// `rows · stride(d)` values (its blocks of `W` or `MR` columns side by side).
 #[inline(always)]
 pub(super) fn stride(d: usize) -> usize {
     d.next_multiple_of(STRIDE_STEP)
@@ -47,13 +48,19 @@ pub(super) fn stride(d: usize) -> usize {
 /// of AVX-512's 32 registers), 4 × 3 with 4 (12 of AVX2's 16).
 #[inline(always)]
 pub(super) const fn shape<V: Lanes>() -> (usize, usize) {
-    if V::LANES == 8 { (8, 3) } else { (4, 3) }
+    shape_of(V::LANES)
+}
+
+/// [`shape`] for `lanes`-wide lanes.
+#[inline(always)]
+const fn shape_of(lanes: usize) -> (usize, usize) {
+    if lanes == 8 { (8, 3) } else { (4, 3) }
 }
 
 /// Vectors of one component's moments in the micro-tile layout of lanes
 /// `lanes` for dimension `d` (see [`Tiles`]); `None` past `usize`.
 pub(super) fn vectors(d: usize, lanes: usize) -> Option<usize> {
-    let (mr, nr) = if lanes == 8 { (8, 3) } else { (4, 3) };
+    let (mr, nr) = shape_of(lanes);
     let tiles = Tiles::new(d, mr, nr * lanes).count()?;
     tiles.checked_mul(mr * nr)
 }
@@ -175,26 +182,33 @@ fn micro_tiles<V: Lanes, const MR: usize, const NR: usize>(d: usize, rows: usize
     }
 }
 
-/// One micro-tile: for each row, `NR` vectors of `b` and `MR` broadcasts
-/// of `a` (the rows' packed blocks, in order), `MR·NR` multiply-adds into
-/// sums held in registers from `out` and back.
+/// One micro-tile: for each row, [`rank_one`] of its packed blocks (`MR`
+/// values of `a`, `NR` vectors of `b`, in order) into sums held in
+/// registers from `out` and back.
 #[inline(always)]
 fn micro<V: Lanes, const MR: usize, const NR: usize>(b: &[f64], a: &[f64], out: &mut [[V; NR]; MR]) {
-    let l = V::LANES;
     let mut sums = *out;
-    for (bp, ap) in b.chunks_exact(NR * l).zip(a.chunks_exact(MR)) {
-        let mut bv = [V::zero(); NR];
-        for v in 0..NR {
-            bv[v] = V::load(&bp[v * l..]);
-        }
-        for m in 0..MR {
-            let am = V::splat(ap[m]);
-            for v in 0..NR {
-                sums[m][v] = am.mul_add(bv[v], sums[m][v]);
-            }
-        }
+    for (bp, ap) in b.chunks_exact(NR * V::LANES).zip(a.chunks_exact(MR)) {
+        rank_one(ap.try_into().expect("MR values"), bp, &mut sums);
     }
     *out = sums;
+}
+
+/// The micro-kernels' step: `sums[m][v] += a[m]·b[v·LANES ..]`, `NR`
+/// vectors loaded from `b` and each of the `MR` values broadcast once.
+#[inline(always)]
+fn rank_one<V: Lanes, const MR: usize, const NR: usize>(a: &[f64; MR], b: &[f64], sums: &mut [[V; NR]; MR]) {
+    let l = V::LANES;
+    let mut bv = [V::zero(); NR];
+    for v in 0..NR {
+        bv[v] = V::load(&b[v * l..]);
+    }
+    for m in 0..MR {
+        let am = V::splat(a[m]);
+        for v in 0..NR {
+            sums[m][v] = am.mul_add(bv[v], sums[m][v]);
+        }
+    }
 }
 
 /// Writes one component's moments in the micro-tile layout (`sums`, as
@@ -307,18 +321,7 @@ fn micro_density<V: Lanes, const MR: usize, const NR: usize>(
     let l = V::LANES;
     let mut y = [[V::zero(); NR]; MR];
     for (w, x) in block.chunks_exact(FACTOR_W).zip(dt.chunks(TILE)).take(rows) {
-        let w = &w[col..col + NR * l];
-        let x: &[f64; MR] = x[..MR].try_into().expect("MR rows");
-        let mut wv = [V::zero(); NR];
-        for v in 0..NR {
-            wv[v] = V::load(&w[v * l..]);
-        }
-        for m in 0..MR {
-            let xm = V::splat(x[m]);
-            for v in 0..NR {
-                y[m][v] = xm.mul_add(wv[v], y[m][v]);
-            }
-        }
+        rank_one(x[..MR].try_into().expect("MR rows"), &w[col..col + NR * l], &mut y);
     }
     for m in 0..MR {
         for v in 0..NR {
@@ -379,7 +382,7 @@ mod tests {
     #[test]
     fn the_tiles_cover_the_lower_triangle_once() {
         for lanes in [4, 8] {
-            let (mr, nr) = if lanes == 8 { (8, 3) } else { (4, 3) };
+            let (mr, nr) = shape_of(lanes);
             for d in [1, 7, 8, 23, 24, 25, 48, 50, 97] {
                 let tiles = Tiles::new(d, mr, nr * lanes);
                 let mut seen = vec![0; d * d];
