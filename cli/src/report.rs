@@ -27,6 +27,7 @@ use serde_json::json;
 use crate::plot;
 
 mod large_d;
+mod sklearn;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -9,6 +9,7 @@ use crate::kernels::gauss::{Factor, Gaussians, Moments, PassStats};
 use crate::kernels::linalg::{cholesky_on, invert_lower_on, lower_factor_on, packed};
 use crate::sched::{Executor, Sequential, for_each_chunk_mut};
 use crate::simd::Simd;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::CovarianceType;
 
@@ -284,41 +285,48 @@ pub(crate) fn prepare<E: Executor + ?Sized>(
     match t {
         CovarianceType::Full | CovarianceType::Tied => {
             let mats = if t == CovarianceType::Full { k } else { 1 };
+            // Component `c`'s factor, `None` where it is singular.
             let factor = |c: usize| {
                 let at = c * d * d..(c + 1) * d * d;
-                let w = match precisions {
+                match precisions {
                     None => cholesky_on(simd, &p.covariances[at], d).map(|l| invert_lower_on(simd, &l, d)),
                     Some(prec) => lower_factor_on(simd, &prec[at], d),
                 }
-                .ok_or(Error::SingularCovariance { component: c })?;
-                if w.iter().any(|v| !v.is_finite()) {
-                    return Err(Error::SingularCovariance { component: c });
-                }
-                Ok(w)
+                .filter(|w| w.iter().all(|v| v.is_finite()))
             };
-            let mut slots: Vec<Option<Result<Vec<f64>, Error>>> = (0..mats).map(|_| None).collect();
-            let fill = |cs: std::ops::Range<usize>, out: &mut [Option<Result<Vec<f64>, Error>>]| {
-                for (c, slot) in cs.zip(out) {
-                    *slot = Some(factor(c));
-                }
-            };
-            if d >= PARALLEL_FROM {
-                for_each_chunk_mut(exec, &mut slots, 1, fill);
-            } else {
-                for_each_chunk_mut(&Sequential, &mut slots, 1, fill);
-            }
-            let mut ws = Vec::with_capacity(mats * d * d);
-            // The first component that fails, as the sequential loop found it.
-            for slot in slots {
-                ws.extend_from_slice(&slot.expect("for_each_chunk_mut visits every component")?);
-            }
-            let mut upper = vec![0.0; mats * d * d];
-            for c in 0..mats {
-                for i in 0..d {
-                    for j in 0..d {
-                        upper[c * d * d + j * d + i] = ws[c * d * d + i * d + j];
+            // Each factor straight into its place, and whether it failed:
+            // no second copy of the factors, which at d = 1000, k = 100 are
+            // 800 MB.
+            let mut ws = vec![0.0; mats * d * d];
+            let failed: Vec<AtomicBool> = (0..mats).map(|_| AtomicBool::new(false)).collect();
+            let fill = |cs: std::ops::Range<usize>, out: &mut [f64]| {
+                for (c, out) in cs.zip(out.chunks_exact_mut(d * d)) {
+                    match factor(c) {
+                        Some(w) => out.copy_from_slice(&w),
+                        None => failed[c].store(true, Ordering::Relaxed),
                     }
                 }
+            };
+            let parallel = d >= PARALLEL_FROM;
+            if parallel {
+                for_each_chunk_mut(exec, &mut ws, d * d, fill);
+            } else {
+                for_each_chunk_mut(&Sequential, &mut ws, d * d, fill);
+            }
+            // The first component that fails, as the sequential loop found it.
+            if let Some(c) = failed.iter().position(|f| f.load(Ordering::Relaxed)) {
+                return Err(Error::SingularCovariance { component: c });
+            }
+            let mut upper = vec![0.0; mats * d * d];
+            let transpose = |cs: std::ops::Range<usize>, out: &mut [f64]| {
+                for (c, out) in cs.zip(out.chunks_exact_mut(d * d)) {
+                    transpose_into(d, &ws[c * d * d..(c + 1) * d * d], out);
+                }
+            };
+            if parallel {
+                for_each_chunk_mut(exec, &mut upper, d * d, transpose);
+            } else {
+                for_each_chunk_mut(&Sequential, &mut upper, d * d, transpose);
             }
             let factors = if t == CovarianceType::Full { ws } else { ws.repeat(k) };
             let g = Gaussians::new(d, Factor::Triangular, p.means.clone(), factors, &log_w)?;
@@ -341,6 +349,41 @@ pub(crate) fn prepare<E: Executor + ?Sized>(
             };
             let g = Gaussians::new(d, Factor::Diagonal, p.means.clone(), factors, &log_w)?;
             Ok((g, inv_sd))
+        }
+    }
+}
+
+/// `out = aᵀ` for `d × d` row-major matrices, in 32 × 32 blocks so that
+/// both sides stay in cache (one element at a time strode `8·d` bytes
+/// through `out`).
+fn transpose_into(d: usize, a: &[f64], out: &mut [f64]) {
+    const B: usize = 32;
+    for ib in (0..d).step_by(B) {
+        for jb in (0..d).step_by(B) {
+            for i in ib..d.min(ib + B) {
+                for j in jb..d.min(jb + B) {
+                    out[j * d + i] = a[i * d + j];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transpose_into;
+
+    #[test]
+    fn transpose_into_is_the_transpose_across_partial_blocks() {
+        for d in [1, 31, 32, 33, 70] {
+            let a: Vec<f64> = (0..d * d).map(|v| v as f64).collect();
+            let mut out = vec![-1.0; d * d];
+            transpose_into(d, &a, &mut out);
+            for i in 0..d {
+                for j in 0..d {
+                    assert_eq!(out[j * d + i], a[i * d + j], "d = {d}, ({i}, {j})");
+                }
+            }
         }
     }
 }

@@ -112,13 +112,15 @@ impl Gaussians {
                 }
             }
         }
-        g.scaled = g.factors.iter().map(|w| w * std::f64::consts::FRAC_1_SQRT_2).collect();
+        let half = std::f64::consts::FRAC_1_SQRT_2;
         if g.packed() {
-            let row_major = std::mem::take(&mut g.scaled);
+            // Packed from the factors, without a row-major copy between.
             g.scaled.reserve_exact(k * panel::factor_len(d));
-            for w in row_major.chunks_exact(d * d) {
-                panel::pack_factor(d, w, &mut g.scaled);
+            for w in g.factors.chunks_exact(d * d) {
+                panel::pack_factor(d, w, half, &mut g.scaled);
             }
+        } else {
+            g.scaled = g.factors.iter().map(|w| w * half).collect();
         }
         Ok(g)
     }

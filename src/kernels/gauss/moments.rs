@@ -116,8 +116,15 @@ pub(super) struct Sums<V: Lanes> {
     pub mant: V,
 }
 
+/// The largest [`Sums`] a thread keeps for its next block, in bytes. Sums
+/// are reused so that small blocks do not each allocate theirs; larger ones
+/// cost little to allocate beside their blocks' work, and a pool's threads
+/// outlive the fit: at d = 1000, k = 100, each would otherwise hold 410 MB.
+const SPARE_AT_MOST: usize = 8 << 20;
+
 thread_local! {
-    /// The vectors of this thread's last [`Sums`], kept for its next block.
+    /// The vectors of this thread's last [`Sums`], kept for its next block
+    /// (up to [`SPARE_AT_MOST`] bytes).
     static SPARE_SUMS: Cell<Option<Box<dyn Any>>> = const { Cell::new(None) };
 }
 
@@ -179,7 +186,9 @@ impl<V: Lanes> Sums<V> {
         }
         let ln_prod = self.twos.mul_add(V::splat(std::f64::consts::LN_2), self.mant.ln_normal());
         stats.loglik = self.top.hsum() + ln_prod.hsum();
-        SPARE_SUMS.set(Some(self.v));
+        if self.v.capacity() * size_of::<V>() <= SPARE_AT_MOST {
+            SPARE_SUMS.set(Some(self.v));
+        }
         stats
     }
 }

@@ -114,6 +114,12 @@ impl Tiles {
 /// micro-tile layout): `src` the tile's rows (row-major, `d` columns),
 /// `mu` the component's mean and `r` each row's weight. `b` and `a` are
 /// the tile's scratch for the packed `x − μ` and `r·(x − μ)`.
+///
+/// Rows of weight 0 are left out: their terms are zeros, and a sum that
+/// starts at +0 is never −0 (in round-to-nearest `+0 + −0` is +0), so
+/// adding them changes no bit. A one-hot tile (the rounds of k-means) or
+/// components whose responsibilities underflow, as they do where clusters
+/// lie apart at large `d`, then cost only their rows of weight.
 #[inline(always)]
 pub(super) fn add_moments<V: TileLanes>(
     d: usize,
@@ -127,7 +133,10 @@ pub(super) fn add_moments<V: TileLanes>(
     let stride = stride(d);
     grow(b, stride);
     grow(a, stride);
-    let rows = r.len();
+    let rows = r.iter().filter(|&&r| r != 0.0).count();
+    if rows == 0 {
+        return;
+    }
     let b: &mut [f64] = &mut bytemuck::cast_slice_mut(b)[..rows * stride];
     let a: &mut [f64] = &mut bytemuck::cast_slice_mut(a)[..rows * stride];
     let (mr, nr) = shape::<V>();
@@ -139,17 +148,19 @@ pub(super) fn add_moments<V: TileLanes>(
     }
 }
 
-/// Packs `x − μ` of each row of `src` into `b` and `r·(x − μ)` into `a`,
-/// zero past `d`, each in the order its micro-kernel reads it: `b` by
+/// Packs `x − μ` of each row of `src` of non-zero weight `r` into `b` and
+/// `r·(x − μ)` into `a`, zero past `d`, each in the order its micro-kernel
+/// reads it (`b` and `a` hold the kept rows exactly): `b` by
 /// column blocks of `W = NR·LANES` (block `jb`'s rows `W` values apart),
 /// `a` by row blocks of `MR = LANES` (block `ib`'s rows `MR` apart), so
 /// that every micro-tile streams its operands from consecutive memory.
 #[inline(always)]
 fn pack<V: Lanes>(d: usize, w: usize, src: &[f64], mu: &[f64], r: &[f64], b: &mut [f64], a: &mut [f64]) {
     let l = V::LANES;
-    let rows = r.len();
+    let rows = b.len() / stride(d);
     let padded = d.next_multiple_of(w);
-    for (p, (x, &r)) in src.chunks_exact(d).zip(r).enumerate() {
+    let kept = src.chunks_exact(d).zip(r).filter(|&(_, &r)| r != 0.0);
+    for (p, (x, &r)) in kept.enumerate() {
         let rv = V::splat(r);
         for j in (0..padded).step_by(l) {
             let diff = if j + l <= d {
@@ -254,16 +265,16 @@ pub(super) fn factor_len(d: usize) -> usize {
     (0..d.div_ceil(FACTOR_W)).map(|ib| factor_rows(d, ib) * FACTOR_W).sum()
 }
 
-/// Appends the lower-triangular `w` (`d × d`, row-major) to `out` as the
-/// density's micro-kernel reads it: `Wᵀ` in blocks of 24 columns, block
+/// Appends the lower-triangular `w` (`d × d`, row-major) times `scale` to
+/// `out` as the density's micro-kernel reads it: `Wᵀ` in blocks of 24 columns, block
 /// `ib` holding rows `j < min(d, (ib + 1)·24)` of `Wᵀ`, each row's 24
 /// values `w[ib·24 + c][j]` (zero above the diagonal and past `d`).
-pub(super) fn pack_factor(d: usize, w: &[f64], out: &mut Vec<f64>) {
+pub(super) fn pack_factor(d: usize, w: &[f64], scale: f64, out: &mut Vec<f64>) {
     for ib in 0..d.div_ceil(FACTOR_W) {
         for j in 0..factor_rows(d, ib) {
             out.extend((0..FACTOR_W).map(|c| {
                 let i = ib * FACTOR_W + c;
-                if i < d && j <= i { w[i * d + j] } else { 0.0 }
+                if i < d && j <= i { w[i * d + j] * scale } else { 0.0 }
             }));
         }
     }
