@@ -4,7 +4,7 @@
 
 use super::components::{Factor, Gaussians};
 use super::panel;
-use super::tile::{Tile, TileLanes, part, tile_diffs};
+use super::tile::{Tile, TileLanes, part, tile_diffs, tile_diffs_grouped};
 use crate::simd::Lanes;
 
 /// Coordinate `j` of the rows of group `grp`, minus `mu[j]`.
@@ -91,7 +91,7 @@ pub(super) fn fixed_log_density<V: Lanes, const D: usize>(g: &Gaussians, c: usiz
 pub(super) fn tile_log_density_blocked<V: Lanes>(d: usize, g: &Gaussians, c: usize, tile: &mut Tile<V>, out: &mut [V]) {
     let groups = tile.groups();
     if g.packed() {
-        tile_diffs(d, g.mean(c), tile);
+        tile_diffs_grouped(d, g.mean(c), tile);
         return panel::log_density(d, g.packed_w(c), g.consts[c], &tile.dt, groups, out);
     }
     let (w, konst) = (g.scaled_w(c), V::splat(g.consts[c]));

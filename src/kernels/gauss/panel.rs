@@ -284,7 +284,9 @@ pub(super) fn pack_factor(d: usize, w: &[f64], scale: f64, out: &mut Vec<f64>) {
 /// as a register-blocked product, `y = (x − μ)·Wᵀ` for `MR = LANES` rows at
 /// a time against `NR` vectors of a block of `packed` (see
 /// [`pack_factor`]), lanes along `y`'s coordinates: `dt` the tile's
-/// `x − μ` (lanes along the rows), `out` one vector per group. Each row's
+/// `x − μ` group by group (`d` vectors per group, lanes along the rows:
+/// [`tile_diffs_grouped`](super::tile::tile_diffs_grouped)), `out` one
+/// vector per group. Each row's
 /// value takes the same operations in the same order whichever tile or
 /// lane holds it: `yᵢ` summed over `j` ascending, `Σ yᵢ²` over blocks and
 /// vectors ascending into one sum per lane, then the lanes' sum.
@@ -297,16 +299,17 @@ pub(super) fn log_density<V: TileLanes>(d: usize, packed: &[f64], konst: f64, dt
         let rows = factor_rows(d, ib);
         let block = &packed[at..at + rows * FACTOR_W];
         at += rows * FACTOR_W;
+        let group = |pb: usize| &dt[pb * d * V::LANES..(pb + 1) * d * V::LANES];
         if V::LANES == 8 {
             for pb in 0..groups {
                 let sums: &mut [V; 8] = (&mut sq[pb * 8..pb * 8 + 8]).try_into().expect("8 rows");
-                micro_density::<V, 8, 3>(rows, block, 0, &dt[pb * 8..], sums);
+                micro_density::<V, 8, 3>(rows, block, 0, group(pb), sums);
             }
         } else {
             for half in 0..2 {
                 for pb in 0..groups {
                     let sums: &mut [V; 4] = (&mut sq[pb * 4..pb * 4 + 4]).try_into().expect("4 rows");
-                    micro_density::<V, 4, 3>(rows, block, half * 12, &dt[pb * 4..], sums);
+                    micro_density::<V, 4, 3>(rows, block, half * 12, group(pb), sums);
                 }
             }
         }
@@ -319,8 +322,8 @@ pub(super) fn log_density<V: TileLanes>(d: usize, packed: &[f64], konst: f64, dt
 
 /// `MR` rows' `y` over `NR` vectors of one factor block (its columns from
 /// `col`), `j` over the block's `rows`: `MR` broadcasts of `x − μ` from
-/// `dt` (row `j` of the tile's columns, from the first of the `MR` rows)
-/// and `NR` loads of `Wᵀ` per `j`; then each `yᵢ²` added to its row's `sq`.
+/// `dt` (the group's `d` vectors, `MR = LANES` rows each) and `NR` loads of
+/// `Wᵀ` per `j`; then each `yᵢ²` added to its row's `sq`.
 #[inline(always)]
 fn micro_density<V: Lanes, const MR: usize, const NR: usize>(
     rows: usize,
@@ -331,8 +334,8 @@ fn micro_density<V: Lanes, const MR: usize, const NR: usize>(
 ) {
     let l = V::LANES;
     let mut y = [[V::zero(); NR]; MR];
-    for (w, x) in block.chunks_exact(FACTOR_W).zip(dt.chunks(TILE)).take(rows) {
-        rank_one(x[..MR].try_into().expect("MR rows"), &w[col..col + NR * l], &mut y);
+    for (w, x) in block.chunks_exact(FACTOR_W).zip(dt.chunks_exact(MR)).take(rows) {
+        rank_one(x.try_into().expect("MR rows"), &w[col..col + NR * l], &mut y);
     }
     for m in 0..MR {
         for v in 0..NR {

@@ -291,3 +291,22 @@ pub(super) fn tile_diffs<V: Lanes>(d: usize, mu: &[f64], tile: &mut Tile<V>) {
         }
     }
 }
+
+/// `x − μ` of the tile's rows into `tile.dt` group by group: group `grp`'s
+/// `d` vectors at `grp·d`, coordinate `j` of its `LANES` rows in vector
+/// `grp·d + j` (the same values as [`tile_diffs`], in the order
+/// [`panel::log_density`](super::panel::log_density) reads them, so that its
+/// micro-kernel streams them from consecutive memory rather than one
+/// vector every `G`).
+#[inline(always)]
+pub(super) fn tile_diffs_grouped<V: Lanes>(d: usize, mu: &[f64], tile: &mut Tile<V>) {
+    grow(&mut tile.dt, d);
+    let groups = tile.groups();
+    let Tile { xt, dt, .. } = tile;
+    for (j, &m) in mu.iter().enumerate() {
+        let m = V::splat(m);
+        for (grp, &x) in part(xt, j, groups).iter().enumerate() {
+            dt[grp * d + j] = x - m;
+        }
+    }
+}
