@@ -185,11 +185,17 @@ fn time<T>(runs: Runs, mut f: impl FnMut() -> T) -> (Timing, T) {
             break;
         }
     }
-    times.sort_by(f64::total_cmp);
-    let n = times.len();
-    let median = if n % 2 == 1 { times[n / 2] } else { (times[n / 2 - 1] + times[n / 2]) / 2.0 };
-    let timing = Timing { median, min: times[0], max: times[n - 1], runs: n };
-    (timing, last.expect("at least one run"))
+    (Timing::of(times), last.expect("at least one run"))
+}
+
+impl Timing {
+    /// The median, fastest and slowest of `times` (at least one sample).
+    fn of(mut times: Vec<f64>) -> Timing {
+        times.sort_by(f64::total_cmp);
+        let n = times.len();
+        let median = if n % 2 == 1 { times[n / 2] } else { (times[n / 2 - 1] + times[n / 2]) / 2.0 };
+        Timing { median, min: times[0], max: times[n - 1], runs: n }
+    }
 }
 
 fn human(s: f64) -> String {

@@ -190,20 +190,12 @@ impl Sklearn {
             ));
         }
         Ok(Figure {
-            timing: timing(out.seconds),
+            timing: Timing::of(out.seconds),
             lower_bound: out.lower_bound,
             m: out.m,
             versions: format!("scikit-learn {}, numpy {}", out.sklearn, out.numpy),
         })
     }
-}
-
-/// A [`Timing`] of the given samples, as [`super::time`] makes one.
-fn timing(mut times: Vec<f64>) -> Timing {
-    times.sort_by(f64::total_cmp);
-    let n = times.len();
-    let median = if n % 2 == 1 { times[n / 2] } else { (times[n / 2 - 1] + times[n / 2]) / 2.0 };
-    Timing { median, min: times[0], max: times[n - 1], runs: n }
 }
 
 /// A directory of this process under the system's temporary directory,
