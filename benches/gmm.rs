@@ -29,8 +29,8 @@ fn data(n: usize, d: usize, k: usize, spacing: f64) -> (Vec<f64>, GaussianMixtur
     data_as(CovarianceType::Full, n, d, k, spacing)
 }
 
-/// [`data`] with a model of covariance type `t` (full: 1.2 on the diagonal,
-/// 0.1 off it; diag: 1.2).
+/// [`data`] with a model of covariance type `t` (full, and tied's one
+/// matrix: 1.2 on the diagonal, 0.1 off it; diag: 1.2).
 fn data_as(t: CovarianceType, n: usize, d: usize, k: usize, spacing: f64) -> (Vec<f64>, GaussianMixtureModel) {
     assert_eq!(n % k, 0, "whole blobs");
     let mut rng = StdRng::seed_from_u64(37);
@@ -38,6 +38,7 @@ fn data_as(t: CovarianceType, n: usize, d: usize, k: usize, spacing: f64) -> (Ve
     let means: Vec<f64> = (0..k * d).map(|i| (i / d) as f64 * spacing + 0.3 * standard_normal(&mut rng)).collect();
     let cov: Vec<f64> = match t {
         CovarianceType::Diag => vec![1.2; k * d],
+        CovarianceType::Tied => (0..d * d).map(|e| if e / d == e % d { 1.2 } else { 0.1 }).collect(),
         _ => (0..k).flat_map(|_| (0..d * d).map(|e| if e / d == e % d { 1.2 } else { 0.1 })).collect(),
     };
     let model =
@@ -129,6 +130,11 @@ fn large_d(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(BenchmarkId::new("step", &id), |b| {
             b.iter(|| model.step(&pool, black_box(&x), Parallelism::Data, 1e-6).unwrap())
+        });
+        // Tied: one product per row for the densities, whatever `k`.
+        let (_, tied) = data_as(CovarianceType::Tied, n, d, k, 4.0);
+        g.bench_function(BenchmarkId::new("step_tied", &id), |b| {
+            b.iter(|| tied.step(&pool, black_box(&x), Parallelism::Data, 1e-6).unwrap())
         });
         let per_thread = n * k * (d * d + 2 * d) / 2;
         g.bench_function(BenchmarkId::new("fma_floor", &id), |b| b.iter(|| fma_peak(&pool, black_box(per_thread))));

@@ -363,7 +363,9 @@ fn parameters_are_bit_identical_across_executors_schedules_threads_and_paralleli
         // And d = 64: full moments in micro-tiles, over blocks of 1,024 rows.
         let wide = if cfg!(miri) { None } else { Some(blobs(3, 64, 1_700, &mut rng).0) };
         let cases = types.iter().map(|&t| (t, 3, &x, size(20, 2)));
-        for (t, d, x, iters) in cases.chain(wide.iter().map(|x| (CovarianceType::Full, 64, x, 2))) {
+        // Tied at d = 64: one product per row, then an offset per component.
+        let wide = wide.iter().flat_map(|x| [(CovarianceType::Full, 64, x, 2), (CovarianceType::Tied, 64, x, 2)]);
+        for (t, d, x, iters) in cases.chain(wide) {
             let gm = GaussianMixture::new(3).covariance_type(t).max_iter(iters).seed(5);
             let reference = gm.fit_with(&Sequential, x, d).unwrap();
             let threads: &[usize] = if cfg!(miri) { &[3] } else { &[1, 2, 3, 7] };

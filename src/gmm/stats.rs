@@ -328,8 +328,11 @@ pub(crate) fn prepare<E: Executor + ?Sized>(
             } else {
                 for_each_chunk_mut(&Sequential, &mut upper, d * d, transpose);
             }
-            let factors = if t == CovarianceType::Full { ws } else { ws.repeat(k) };
-            let g = Gaussians::new(d, Factor::Triangular, p.means.clone(), factors, &log_w)?;
+            let g = if t == CovarianceType::Full {
+                Gaussians::new(d, Factor::Triangular, p.means.clone(), ws, &log_w)?
+            } else {
+                Gaussians::tied(d, p.means.clone(), ws, &log_w)?
+            };
             Ok((g, upper))
         }
         CovarianceType::Diag | CovarianceType::Spherical => {

@@ -36,14 +36,17 @@ pub(super) fn check_room<E: Executor + ?Sized>(
 ) -> Result<(), Error> {
     let threads = exec.threads();
     let values = (|| {
-        // The kernels' factors are `k` matrices (or diagonals) for every type.
+        // The kernels' factors: `k` matrices or diagonals, or for tied one
+        // matrix and each component's offset (`d` padded to 24 values).
         let factors = match t {
-            CovarianceType::Full | CovarianceType::Tied => CovarianceType::Full.len(k, d)?,
+            CovarianceType::Full => CovarianceType::Full.len(k, d)?,
+            CovarianceType::Tied => d.checked_mul(d)?.checked_add(k.checked_mul(d.checked_add(24)?)?)?,
             CovarianceType::Diag | CovarianceType::Spherical => CovarianceType::Diag.len(k, d)?,
         };
         let model =
             t.len(k, d)?.checked_mul(2)?.checked_add(factors.checked_mul(2)?)?.checked_add(k.checked_mul(d)?)?;
-        pass_values(n, d, k, moments(t), parallelism, threads, simd.lanes())?.checked_add(model.checked_mul(2)?)
+        let tied = t == CovarianceType::Tied;
+        pass_values(n, d, k, moments(t), tied, parallelism, threads, simd.lanes())?.checked_add(model.checked_mul(2)?)
     })();
     try_room("an EM iteration's working memory", values.and_then(|v| v.checked_mul(8)), || {
         let size = values.map_or_else(|| "more than usize counts".into(), |v| format!("{:.3e} bytes", 8.0 * v as f64));

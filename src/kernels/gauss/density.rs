@@ -2,9 +2,11 @@
 //! `l = ln πₖ − ½·d·ln 2π + Σⱼ ln Wⱼⱼ − ‖(W/√2)·(x − μ)‖²`, with `d` a
 //! constant (the per-row state in registers) or blocked for large `d`.
 
+use std::ops::Range;
+
 use super::components::{Factor, Gaussians};
-use super::panel;
-use super::tile::{Tile, TileLanes, part, tile_diffs, tile_diffs_grouped};
+use super::tile::{Tile, TileLanes, grow, part, tile_diffs, tile_diffs_grouped};
+use super::{TILE, panel, tied};
 use crate::simd::Lanes;
 
 /// Coordinate `j` of the rows of group `grp`, minus `mu[j]`.
@@ -90,6 +92,9 @@ pub(super) fn fixed_log_density<V: Lanes, const D: usize>(g: &Gaussians, c: usiz
 #[inline(always)]
 pub(super) fn tile_log_density_blocked<V: Lanes>(d: usize, g: &Gaussians, c: usize, tile: &mut Tile<V>, out: &mut [V]) {
     let groups = tile.groups();
+    if g.one_product() {
+        return tied_densities(d, g, c..c + 1, tile, out);
+    }
     if g.packed() {
         tile_diffs_grouped(d, g.mean(c), tile);
         return panel::log_density(d, g.packed_w(c), g.consts[c], &tile.dt, groups, out);
@@ -117,6 +122,18 @@ pub(super) fn tile_log_density_blocked<V: Lanes>(d: usize, g: &Gaussians, c: usi
             }
         }
     }
+}
+
+/// Components `cs`' log-densities of the tile's rows under a shared factor
+/// ([`Gaussians::one_product`]), into `out` (a row of `G` vectors per
+/// component): `x − m` of the whole tile, then [`tied::log_densities`].
+#[inline(always)]
+pub(super) fn tied_densities<V: Lanes>(d: usize, g: &Gaussians, cs: Range<usize>, tile: &mut Tile<V>, out: &mut [V]) {
+    tile_diffs_grouped(d, g.shift(), tile);
+    grow(&mut tile.sq, cs.len() * TILE / V::G);
+    let groups = tile.groups();
+    let consts = &g.consts[cs.clone()];
+    tied::log_densities(d, g.packed_w(0), consts, g.offsets(cs), &tile.dt, groups, &mut tile.sq, out);
 }
 
 /// `N` consecutive groups from `first` of row `j` of a tile array.

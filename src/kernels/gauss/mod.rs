@@ -68,6 +68,7 @@ mod panel;
 mod pass;
 mod rows;
 mod softmax;
+mod tied;
 pub(crate) mod tile;
 
 #[cfg(test)]

@@ -208,7 +208,7 @@ fn micro<V: Lanes, const MR: usize, const NR: usize>(b: &[f64], a: &[f64], out: 
 /// The micro-kernels' step: `sums[m][v] += a[m]·b[v·LANES ..]`, `NR`
 /// vectors loaded from `b` and each of the `MR` values broadcast once.
 #[inline(always)]
-fn rank_one<V: Lanes, const MR: usize, const NR: usize>(a: &[f64; MR], b: &[f64], sums: &mut [[V; NR]; MR]) {
+pub(super) fn rank_one<V: Lanes, const MR: usize, const NR: usize>(a: &[f64; MR], b: &[f64], sums: &mut [[V; NR]; MR]) {
     let l = V::LANES;
     let mut bv = [V::zero(); NR];
     for v in 0..NR {
@@ -251,12 +251,12 @@ pub(super) fn unpack<V: Lanes>(d: usize, sums: &[V], q: &mut [f64]) {
 
 /// Columns of a packed factor's blocks ([`pack_factor`]): every path's
 /// `NR·LANES` divides it (24 with 8 lanes; two blocks of 12 with 4).
-const FACTOR_W: usize = 24;
+pub(super) const FACTOR_W: usize = 24;
 
 /// Rows of `Wᵀ` in a factor's block `ib`: its columns `ib·24 ..` have no
 /// entry past row `(ib + 1)·24` (the factor is lower-triangular).
 #[inline(always)]
-fn factor_rows(d: usize, ib: usize) -> usize {
+pub(super) fn factor_rows(d: usize, ib: usize) -> usize {
     d.min((ib + 1) * FACTOR_W)
 }
 

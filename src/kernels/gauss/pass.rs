@@ -196,12 +196,15 @@ pub(crate) fn pass_block(n: usize, d: usize, k: usize, moments: Moments) -> NonZ
 /// block's statistics (an executor that runs blocks in no useful order may
 /// hold about half of them at once; [`map_reduce`] combines ascending ones
 /// as they come) and the result, and for [`Parallelism::Model`] the
-/// `k × n` log-densities. `None` when the count overflows `usize`.
+/// `k × n` log-densities; `tied` where one factor serves every component
+/// ([`Gaussians::tied`]). `None` when the count overflows `usize`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn pass_values(
     n: usize,
     d: usize,
     k: usize,
     moments: Moments,
+    tied: bool,
     parallelism: Parallelism,
     threads: usize,
     lanes: usize,
@@ -214,7 +217,8 @@ pub(crate) fn pass_values(
     let stats = k.checked_mul(d.checked_add(1)?.checked_add(second)?)?;
     let full = moments == Moments::Full;
     let sums = k.checked_mul(sum_vectors(d, moments, sums_q(k, d, moments, lanes), lanes)?)?;
-    let per_thread = sums.checked_mul(lanes)?.checked_add(tile_values(k, d, full, full)?)?;
+    let tied = (tied && full).then_some(lanes);
+    let per_thread = sums.checked_mul(lanes)?.checked_add(tile_values(k, d, full, full, tied)?)?;
     let blocks = n.div_ceil(pass_block(n, d, k, moments).get());
     let densities = match parallelism {
         Parallelism::Data => 0,
@@ -226,8 +230,16 @@ pub(crate) fn pass_values(
 /// The `f64` values of one thread's [`Tile`] for `k` components of
 /// dimension `d`, with the blocked path's scratch (`d > 4`): `x − μ` for a
 /// `triangular` factor's densities or for full moments, and `r·(x − μ)`
-/// for `full_moments`. `None` when that overflows `usize`.
-pub(crate) fn tile_values(k: usize, d: usize, triangular: bool, full_moments: bool) -> Option<usize> {
+/// for `full_moments`; and where a `tied` factor's densities take one
+/// product ([`Gaussians::one_product`]), `k` running sums per row on
+/// `tied`-wide lanes. `None` when that overflows `usize`.
+pub(crate) fn tile_values(
+    k: usize,
+    d: usize,
+    triangular: bool,
+    full_moments: bool,
+    tied: Option<usize>,
+) -> Option<usize> {
     let scratch = if d <= 4 {
         0
     } else if panel::applies(d, if full_moments { Moments::Full } else { Moments::Diagonal }) {
@@ -236,7 +248,11 @@ pub(crate) fn tile_values(k: usize, d: usize, triangular: bool, full_moments: bo
     } else {
         d * (usize::from(triangular || full_moments) + usize::from(full_moments))
     };
-    k.checked_add(d)?.checked_add(scratch)?.checked_add(3)?.checked_mul(TILE)
+    let sums = match tied {
+        Some(lanes) if triangular && d >= panel::PANEL_FROM => k.checked_mul(lanes)?,
+        _ => 0,
+    };
+    k.checked_add(d)?.checked_add(scratch)?.checked_add(sums)?.checked_add(3)?.checked_mul(TILE)
 }
 
 /// How the E-step is spread over threads.

@@ -55,7 +55,8 @@ pub(crate) fn per_row<E: Executor + ?Sized>(
     debug_assert_eq!(out.len(), x.len() / d * width);
     let threads = exec.threads().min(x.len() / d);
     let triangular = g.factor == Factor::Triangular;
-    let values = tile_values(k, d, triangular, false).and_then(|v| v.checked_mul(threads));
+    let tied = g.one_product().then_some(simd.lanes());
+    let values = tile_values(k, d, triangular, false, tied).and_then(|v| v.checked_mul(threads));
     try_room("the per-row tiles", values.and_then(|v| v.checked_mul(8)), || {
         format!("{k} components of dimension {d} on {threads} threads")
     })?;

@@ -87,13 +87,22 @@ fn a_tile_holds_what_tile_values_counts() {
             for d in [2, 6, 50] {
                 let rows = if cfg!(miri) { 13 } else { TILE };
                 let x: Vec<f64> = (0..rows * d).map(|i| ((i * 31) % 17) as f64 * 0.25 - 2.0).collect();
-                for factor in [Factor::Triangular, Factor::Diagonal] {
+                // Per component, diagonal, and one factor for all (tied).
+                for (factor, shared) in
+                    [(Factor::Triangular, false), (Factor::Diagonal, false), (Factor::Triangular, true)]
+                {
                     let triangular = factor == Factor::Triangular;
                     let per = if triangular { d * d } else { d };
-                    let factors =
-                        (0..k * per).map(|i| if !triangular || (i % per) % (d + 1) == 0 { 1.5 } else { 0.1 }).collect();
+                    let mats = if shared { 1 } else { k };
+                    let factors = (0..mats * per)
+                        .map(|i| if !triangular || (i % per) % (d + 1) == 0 { 1.5 } else { 0.1 })
+                        .collect();
                     let means = (0..k * d).map(|i| (i as f64 * 0.37).cos()).collect();
-                    let g = Gaussians::new(d, factor, means, factors, &vec![-0.5; k]).unwrap();
+                    let g = if shared {
+                        Gaussians::tied(d, means, factors, &vec![-0.5; k]).unwrap()
+                    } else {
+                        Gaussians::new(d, factor, means, factors, &vec![-0.5; k]).unwrap()
+                    };
                     for moments in [Moments::Means, Moments::Diagonal, Moments::Full] {
                         let full = moments == Moments::Full;
                         let mut tile = Tile::<V>::new(k, d);
@@ -108,18 +117,81 @@ fn a_tile_holds_what_tile_values_counts() {
                             }
                         });
                         let scratch = |v: &Vec<V>| v.len() / V::G;
-                        let (blocked, what) = (d > 4, format!("{} {factor:?} {moments:?} d={d}", path::<V>()));
+                        let what = format!("{} {factor:?} shared={shared} {moments:?} d={d}", path::<V>());
+                        let blocked = d > 4;
                         // The panel's packed rows are `stride(d)` long.
                         let rows = if panel::applies(d, moments) { panel::stride(d) } else { d };
                         assert_eq!(scratch(&tile.dt), if blocked && (triangular || full) { rows } else { 0 }, "{what}");
                         assert_eq!(scratch(&tile.rt), if blocked && full { rows } else { 0 }, "{what}");
-                        let held = [&tile.xt, &tile.lt, &tile.top, &tile.sum, &tile.inv, &tile.dt, &tile.rt]
+                        // The tied densities' sums: `k` vectors per row.
+                        let one_product = shared && d >= panel::PANEL_FROM;
+                        assert_eq!(tile.sq.len(), if one_product { k * TILE } else { 0 }, "{what}");
+                        let held = [&tile.xt, &tile.lt, &tile.top, &tile.sum, &tile.inv, &tile.dt, &tile.rt, &tile.sq]
                             .map(|v| v.len())
                             .iter()
                             .sum::<usize>();
-                        assert_eq!(Some(held * V::LANES), tile_values(k, d, triangular, full), "{what}");
+                        let tied = shared.then_some(V::LANES);
+                        assert_eq!(Some(held * V::LANES), tile_values(k, d, triangular, full, tied), "{what}");
                     }
                 }
+            }
+        }
+    }
+    on_every_path(|| Check);
+}
+
+/// One factor for all components ([`Gaussians::tied`]) gives the
+/// densities of that factor given once per component, to rounding (from
+/// `PANEL_FROM` on, by one product per row and an offset per component),
+/// at dimensions on and off the factor's 24-wide blocks, in full and
+/// partial tiles; and one component at a time gives the bits of all at
+/// once (the model-parallel densities).
+#[test]
+fn tied_densities_agree_with_the_factor_given_per_component() {
+    struct Check;
+    impl Kernel for Check {
+        type Output = ();
+        #[inline(always)]
+        fn run<V: Lanes>(self) {
+            let k = 3;
+            let dims: &[usize] = if cfg!(miri) { &[48] } else { &[5, 47, 48, 61, 96, 100] };
+            for &d in dims {
+                let n = if cfg!(miri) { 11 } else { TILE + 37 };
+                let x: Vec<f64> = (0..n * d).map(|i| ((i * 7919) % 1009) as f64 / 97.0 - 5.0).collect();
+                // Means apart from one another and from their mean.
+                let means: Vec<f64> = (0..k * d).map(|i| (i as f64 * 0.7).sin() + 3.0 * (i / d) as f64).collect();
+                let w: Vec<f64> = (0..d * d)
+                    .map(|i| match (i / d, i % d) {
+                        (r, c) if r == c => 1.0 + 0.1 * (r % 5) as f64,
+                        (r, c) if c < r => 0.3 * ((r * 7 + c * 3) % 11) as f64 / 11.0 - 0.15,
+                        _ => 0.0,
+                    })
+                    .collect();
+                let lw = [-1.0, -1.2, -0.9];
+                let tied = Gaussians::tied(d, means.clone(), w.clone(), &lw).unwrap();
+                let each = Gaussians::new(d, Factor::Triangular, means, w.repeat(k), &lw).unwrap();
+                assert_eq!(tied.factors().len(), d * d, "one factor is held");
+                let what = format!("{} d={d}", path::<V>());
+                with_dim!(d, |dim| {
+                    let mut walk = super::tile::Tiles::<V, _>::new(dim, k, &x, 0..n);
+                    while let Some(r) = walk.next() {
+                        let tile = walk.tile();
+                        tile.densities(dim, &each);
+                        let want = tile.lt_values()[..k * TILE].to_vec();
+                        tile.densities(dim, &tied);
+                        let got = tile.lt_values()[..k * TILE].to_vec();
+                        for c in 0..k {
+                            let mut one = vec![V::zero(); V::G];
+                            dim.log_density(&tied, c, tile, &mut one);
+                            let one: &[f64] = bytemuck::cast_slice(&one);
+                            for i in 0..r.len() {
+                                let (a, b) = (got[c * TILE + i], want[c * TILE + i]);
+                                assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{what} c={c}: {a} against {b}");
+                                assert_eq!(one[i].to_bits(), a.to_bits(), "{what} c={c}, row {i}: alone");
+                            }
+                        }
+                    }
+                });
             }
         }
     }

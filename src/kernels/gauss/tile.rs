@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::thread::LocalKey;
 
 use super::TILE;
+use super::density::tied_densities;
 use super::dims::Dim;
 use crate::simd::{self, Lanes};
 
@@ -59,6 +60,11 @@ pub(crate) struct Tile<V: Lanes> {
     /// `d × G` scratch of the blocked path: `r·(x − μ)`, for full moments.
     /// Empty until first used.
     pub rt: Vec<V>,
+    /// `k × TILE` running sums of the tied densities (one vector per row
+    /// and component, lanes along the coordinates: see
+    /// [`tied::log_densities`](super::tied::log_densities)). Empty until
+    /// first used.
+    pub sq: Vec<V>,
 }
 
 impl<V: Lanes> Tile<V> {
@@ -79,6 +85,7 @@ impl<V: Lanes> Tile<V> {
             rows: 0,
             dt: Vec::new(),
             rt: Vec::new(),
+            sq: Vec::new(),
         }
     }
 
@@ -119,8 +126,12 @@ impl<V: Lanes> Tile<V> {
     #[inline(always)]
     pub(crate) fn densities<D: Dim>(&mut self, dim: D, g: &super::Gaussians) {
         let mut lt = std::mem::take(&mut self.lt);
-        for (c, out) in lt.chunks_exact_mut(V::G).enumerate() {
-            dim.log_density(g, c, self, out);
+        if g.one_product() {
+            tied_densities(dim.get(), g, 0..g.k, self, &mut lt);
+        } else {
+            for (c, out) in lt.chunks_exact_mut(V::G).enumerate() {
+                dim.log_density(g, c, self, out);
+            }
         }
         self.lt = lt;
     }
