@@ -208,7 +208,7 @@ fn micro<V: Lanes, const MR: usize, const NR: usize>(b: &[f64], a: &[f64], out: 
 /// The micro-kernels' step: `sums[m][v] += a[m]·b[v·LANES ..]`, `NR`
 /// vectors loaded from `b` and each of the `MR` values broadcast once.
 #[inline(always)]
-pub(super) fn rank_one<V: Lanes, const MR: usize, const NR: usize>(a: &[f64; MR], b: &[f64], sums: &mut [[V; NR]; MR]) {
+fn rank_one<V: Lanes, const MR: usize, const NR: usize>(a: &[f64; MR], b: &[f64], sums: &mut [[V; NR]; MR]) {
     let l = V::LANES;
     let mut bv = [V::zero(); NR];
     for v in 0..NR {
@@ -280,6 +280,24 @@ pub(super) fn pack_factor(d: usize, w: &[f64], scale: f64, out: &mut Vec<f64>) {
     }
 }
 
+/// `MR` rows' `y` over `NR` vectors of one factor block (its columns from
+/// `col`), `j` over the block's `rows`: `MR` broadcasts of `x − μ` from
+/// `dt` (the group's `d` vectors, `MR = LANES` rows each) and `NR` loads of
+/// `Wᵀ` per `j`.
+#[inline(always)]
+pub(super) fn product<V: Lanes, const MR: usize, const NR: usize>(
+    rows: usize,
+    block: &[f64],
+    col: usize,
+    dt: &[f64],
+) -> [[V; NR]; MR] {
+    let mut y = [[V::zero(); NR]; MR];
+    for (w, x) in block.chunks_exact(FACTOR_W).zip(dt.chunks_exact(MR)).take(rows) {
+        rank_one(x.try_into().expect("MR rows"), &w[col..col + NR * V::LANES], &mut y);
+    }
+    y
+}
+
 /// Log-densities `konst − ‖W·(x − μ)‖²` of a tile's rows for one component
 /// as a register-blocked product, `y = (x − μ)·Wᵀ` for `MR = LANES` rows at
 /// a time against `NR` vectors of a block of `packed` (see
@@ -320,10 +338,7 @@ pub(super) fn log_density<V: TileLanes>(d: usize, packed: &[f64], konst: f64, dt
     }
 }
 
-/// `MR` rows' `y` over `NR` vectors of one factor block (its columns from
-/// `col`), `j` over the block's `rows`: `MR` broadcasts of `x − μ` from
-/// `dt` (the group's `d` vectors, `MR = LANES` rows each) and `NR` loads of
-/// `Wᵀ` per `j`; then each `yᵢ²` added to its row's `sq`.
+/// [`product`], then each `yᵢ²` added to its row's `sq`.
 #[inline(always)]
 fn micro_density<V: Lanes, const MR: usize, const NR: usize>(
     rows: usize,
@@ -332,11 +347,7 @@ fn micro_density<V: Lanes, const MR: usize, const NR: usize>(
     dt: &[f64],
     sq: &mut [V; MR],
 ) {
-    let l = V::LANES;
-    let mut y = [[V::zero(); NR]; MR];
-    for (w, x) in block.chunks_exact(FACTOR_W).zip(dt.chunks_exact(MR)).take(rows) {
-        rank_one(x.try_into().expect("MR rows"), &w[col..col + NR * l], &mut y);
-    }
+    let y = product::<V, MR, NR>(rows, block, col, dt);
     for m in 0..MR {
         for v in 0..NR {
             sq[m] = y[m][v].mul_add(y[m][v], sq[m]);

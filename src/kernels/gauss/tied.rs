@@ -9,7 +9,7 @@
 //! only in proportion to how far `μₖ` lies from `m` in the factor's units.
 
 use super::TILE;
-use super::panel::{FACTOR_W, factor_rows, rank_one};
+use super::panel::{FACTOR_W, factor_rows, product};
 use super::tile::TileLanes;
 use crate::simd::Lanes;
 
@@ -94,23 +94,6 @@ pub(super) fn log_densities<V: TileLanes>(
             *o = konst - V::hsums(&sq[c * TILE + pb * l..c * TILE + (pb + 1) * l]);
         }
     }
-}
-
-/// `MR` rows' `y` over `NR` vectors of one factor block (its columns from
-/// `col`), `j` over the block's `rows`, as [`panel::log_density`]'s
-/// micro-kernel forms it.
-#[inline(always)]
-fn product<V: Lanes, const MR: usize, const NR: usize>(
-    rows: usize,
-    block: &[f64],
-    col: usize,
-    dt: &[f64],
-) -> [[V; NR]; MR] {
-    let mut y = [[V::zero(); NR]; MR];
-    for (w, x) in block.chunks_exact(FACTOR_W).zip(dt.chunks_exact(MR)).take(rows) {
-        rank_one(x.try_into().expect("MR rows"), &w[col..col + NR * V::LANES], &mut y);
-    }
-    y
 }
 
 /// For each component, `(y − b)²` of the `MR` rows' `NR` vectors of `y`
