@@ -280,12 +280,50 @@ pub(super) fn pack_factor(d: usize, w: &[f64], scale: f64, out: &mut Vec<f64>) {
     }
 }
 
+/// What [`products`] gives each micro-tile of `y` to.
+pub(super) trait TakeY<V: Lanes> {
+    /// `y` of the tile's rows `row .. row + MR`, its coordinates
+    /// `first .. first + NR·LANES` (`NR` vectors, lanes along them).
+    fn take<const MR: usize, const NR: usize>(&mut self, y: &[[V; NR]; MR], first: usize, row: usize);
+}
+
+/// `y = (x − μ)·Wᵀ` of a tile's rows as a register-blocked product,
+/// `MR = LANES` rows at a time against `NR` vectors of a block of `packed`
+/// (see [`pack_factor`]), lanes along `y`'s coordinates, each micro-tile of
+/// `y` given to `to`: `dt` the tile's `x − μ` group by group (`d` vectors
+/// per group, lanes along the rows:
+/// [`tile_diffs_grouped`](super::tile::tile_diffs_grouped)). Each `yᵢ` is
+/// summed over `j` ascending; a row's micro-tiles come in ascending order
+/// of their coordinates, whichever tile or lane holds it.
+#[inline(always)]
+pub(super) fn products<V: Lanes>(d: usize, packed: &[f64], dt: &[V], groups: usize, to: &mut impl TakeY<V>) {
+    let dt: &[f64] = bytemuck::cast_slice(dt);
+    let mut at = 0;
+    for ib in 0..d.div_ceil(FACTOR_W) {
+        let rows = factor_rows(d, ib);
+        let block = &packed[at..at + rows * FACTOR_W];
+        at += rows * FACTOR_W;
+        let group = |pb: usize| &dt[pb * d * V::LANES..(pb + 1) * d * V::LANES];
+        if V::LANES == 8 {
+            for pb in 0..groups {
+                to.take(&product::<V, 8, 3>(rows, block, 0, group(pb)), ib * FACTOR_W, pb * 8);
+            }
+        } else {
+            for half in 0..2 {
+                for pb in 0..groups {
+                    to.take(&product::<V, 4, 3>(rows, block, half * 12, group(pb)), ib * FACTOR_W + half * 12, pb * 4);
+                }
+            }
+        }
+    }
+}
+
 /// `MR` rows' `y` over `NR` vectors of one factor block (its columns from
 /// `col`), `j` over the block's `rows`: `MR` broadcasts of `x − μ` from
 /// `dt` (the group's `d` vectors, `MR = LANES` rows each) and `NR` loads of
 /// `Wᵀ` per `j`.
 #[inline(always)]
-pub(super) fn product<V: Lanes, const MR: usize, const NR: usize>(
+fn product<V: Lanes, const MR: usize, const NR: usize>(
     rows: usize,
     block: &[f64],
     col: usize,
@@ -299,58 +337,31 @@ pub(super) fn product<V: Lanes, const MR: usize, const NR: usize>(
 }
 
 /// Log-densities `konst − ‖W·(x − μ)‖²` of a tile's rows for one component
-/// as a register-blocked product, `y = (x − μ)·Wᵀ` for `MR = LANES` rows at
-/// a time against `NR` vectors of a block of `packed` (see
-/// [`pack_factor`]), lanes along `y`'s coordinates: `dt` the tile's
-/// `x − μ` group by group (`d` vectors per group, lanes along the rows:
-/// [`tile_diffs_grouped`](super::tile::tile_diffs_grouped)), `out` one
-/// vector per group. Each row's
-/// value takes the same operations in the same order whichever tile or
-/// lane holds it: `yᵢ` summed over `j` ascending, `Σ yᵢ²` over blocks and
-/// vectors ascending into one sum per lane, then the lanes' sum.
+/// (`dt`, `packed` as for [`products`]), `out` one vector per group. Each
+/// row's value takes the same operations in the same order whichever tile
+/// or lane holds it: `Σ yᵢ²` over [`products`]' micro-tiles and vectors
+/// ascending into one sum per lane, then the lanes' sum.
 #[inline(always)]
 pub(super) fn log_density<V: TileLanes>(d: usize, packed: &[f64], konst: f64, dt: &[V], groups: usize, out: &mut [V]) {
-    let dt: &[f64] = bytemuck::cast_slice(dt);
-    let mut sq = [V::zero(); TILE];
-    let mut at = 0;
-    for ib in 0..d.div_ceil(FACTOR_W) {
-        let rows = factor_rows(d, ib);
-        let block = &packed[at..at + rows * FACTOR_W];
-        at += rows * FACTOR_W;
-        let group = |pb: usize| &dt[pb * d * V::LANES..(pb + 1) * d * V::LANES];
-        if V::LANES == 8 {
-            for pb in 0..groups {
-                let sums: &mut [V; 8] = (&mut sq[pb * 8..pb * 8 + 8]).try_into().expect("8 rows");
-                micro_density::<V, 8, 3>(rows, block, 0, group(pb), sums);
-            }
-        } else {
-            for half in 0..2 {
-                for pb in 0..groups {
-                    let sums: &mut [V; 4] = (&mut sq[pb * 4..pb * 4 + 4]).try_into().expect("4 rows");
-                    micro_density::<V, 4, 3>(rows, block, half * 12, group(pb), sums);
-                }
-            }
-        }
-    }
+    let mut sq = Squares([V::zero(); TILE]);
+    products(d, packed, dt, groups, &mut sq);
     let konst = V::splat(konst);
     for (pb, o) in out[..groups].iter_mut().enumerate() {
-        *o = konst - V::hsums(&sq[pb * V::LANES..(pb + 1) * V::LANES]);
+        *o = konst - V::hsums(&sq.0[pb * V::LANES..(pb + 1) * V::LANES]);
     }
 }
 
-/// [`product`], then each `yᵢ²` added to its row's `sq`.
-#[inline(always)]
-fn micro_density<V: Lanes, const MR: usize, const NR: usize>(
-    rows: usize,
-    block: &[f64],
-    col: usize,
-    dt: &[f64],
-    sq: &mut [V; MR],
-) {
-    let y = product::<V, MR, NR>(rows, block, col, dt);
-    for m in 0..MR {
-        for v in 0..NR {
-            sq[m] = y[m][v].mul_add(y[m][v], sq[m]);
+/// Per row of a tile, its running `Σ yᵢ²` (lanes along the coordinates).
+struct Squares<V>([V; TILE]);
+
+impl<V: Lanes> TakeY<V> for Squares<V> {
+    #[inline(always)]
+    fn take<const MR: usize, const NR: usize>(&mut self, y: &[[V; NR]; MR], _: usize, row: usize) {
+        for m in 0..MR {
+            let s = &mut self.0[row + m];
+            for v in 0..NR {
+                *s = y[m][v].mul_add(y[m][v], *s);
+            }
         }
     }
 }

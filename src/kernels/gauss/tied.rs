@@ -9,7 +9,7 @@
 //! only in proportion to how far `μₖ` lies from `m` in the factor's units.
 
 use super::TILE;
-use super::panel::{FACTOR_W, factor_rows, product};
+use super::panel::{FACTOR_W, TakeY, factor_rows, products};
 use super::tile::TileLanes;
 use crate::simd::Lanes;
 
@@ -40,17 +40,15 @@ pub(super) fn offset(d: usize, packed: &[f64], delta: &[f64], out: &mut [f64]) {
 
 /// Log-densities of a tile's rows for the components whose constants are
 /// `consts` and offsets `offsets` ([`offsets_len`] values each): `packed`
-/// the shared factor (see [`panel::pack_factor`]), `dt` the tile's `x − m`
-/// group by group ([`tile_diffs_grouped`](super::tile::tile_diffs_grouped)),
-/// `sq` scratch of at least `consts.len()·TILE` vectors, `out` one row of
-/// `G` vectors per component.
+/// the shared factor and `dt` the tile's `x − m`, as for
+/// [`panel::products`], `sq` scratch of at least `consts.len()·TILE`
+/// vectors, `out` one row of `G` vectors per component.
 ///
 /// Each row's value takes the same operations in the same order whichever
-/// tile, lane or set of components holds it: `yᵢ` summed over `j`
-/// ascending as [`panel::log_density`] sums it, `Σ (yᵢ − bᵢ)²` over blocks
-/// and vectors ascending into one sum per lane, then the lanes' sum. So one
-/// component at a time (the model-parallel densities) gives the bits of
-/// all at once.
+/// tile, lane or set of components holds it: `y` as [`panel::products`]
+/// forms it, `Σ (yᵢ − bᵢ)²` over its micro-tiles and vectors ascending into
+/// one sum per lane, then the lanes' sum. So one component at a time (the
+/// model-parallel densities) gives the bits of all at once.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn log_densities<V: TileLanes>(
@@ -65,29 +63,9 @@ pub(super) fn log_densities<V: TileLanes>(
 ) {
     let (l, nc, stride) = (V::LANES, consts.len(), offsets_len(d));
     debug_assert_eq!(offsets.len(), nc * stride);
-    let dt: &[f64] = bytemuck::cast_slice(dt);
     let sq = &mut sq[..nc * TILE];
     sq.fill(V::zero());
-    let mut at = 0;
-    for ib in 0..d.div_ceil(FACTOR_W) {
-        let rows = factor_rows(d, ib);
-        let block = &packed[at..at + rows * FACTOR_W];
-        at += rows * FACTOR_W;
-        let group = |pb: usize| &dt[pb * d * l..(pb + 1) * d * l];
-        if l == 8 {
-            for pb in 0..groups {
-                let y = product::<V, 8, 3>(rows, block, 0, group(pb));
-                add_squares(&y, offsets, stride, ib * FACTOR_W, sq, pb * 8);
-            }
-        } else {
-            for half in 0..2 {
-                for pb in 0..groups {
-                    let y = product::<V, 4, 3>(rows, block, half * 12, group(pb));
-                    add_squares(&y, offsets, stride, ib * FACTOR_W + half * 12, sq, pb * 4);
-                }
-            }
-        }
-    }
+    products(d, packed, dt, groups, &mut Squares { offsets, stride, sq: &mut *sq });
     for (c, (&konst, out)) in consts.iter().zip(out.chunks_exact_mut(V::G)).enumerate() {
         let konst = V::splat(konst);
         for (pb, o) in out[..groups].iter_mut().enumerate() {
@@ -96,31 +74,32 @@ pub(super) fn log_densities<V: TileLanes>(
     }
 }
 
-/// For each component, `(y − b)²` of the `MR` rows' `NR` vectors of `y`
-/// (coordinates from `first`) added to the rows' sums at `row` in its
-/// `TILE` vectors of `sq`.
-#[inline(always)]
-fn add_squares<V: Lanes, const MR: usize, const NR: usize>(
-    y: &[[V; NR]; MR],
-    offsets: &[f64],
+/// Per component and row of a tile, the running `Σ (yᵢ − bᵢ)²` (lanes
+/// along the coordinates): `TILE` vectors of `sq` per component, whose
+/// offsets are `stride` values each.
+struct Squares<'a, V> {
+    offsets: &'a [f64],
     stride: usize,
-    first: usize,
-    sq: &mut [V],
-    row: usize,
-) {
-    let l = V::LANES;
-    for (b, sq) in offsets.chunks_exact(stride).zip(sq.chunks_exact_mut(TILE)) {
-        let mut bv = [V::zero(); NR];
-        for v in 0..NR {
-            bv[v] = V::load(&b[first + v * l..]);
-        }
-        for m in 0..MR {
-            let mut s = sq[row + m];
+    sq: &'a mut [V],
+}
+
+impl<V: Lanes> TakeY<V> for Squares<'_, V> {
+    #[inline(always)]
+    fn take<const MR: usize, const NR: usize>(&mut self, y: &[[V; NR]; MR], first: usize, row: usize) {
+        let l = V::LANES;
+        for (b, sq) in self.offsets.chunks_exact(self.stride).zip(self.sq.chunks_exact_mut(TILE)) {
+            let mut bv = [V::zero(); NR];
             for v in 0..NR {
-                let t = y[m][v] - bv[v];
-                s = t.mul_add(t, s);
+                bv[v] = V::load(&b[first + v * l..]);
             }
-            sq[row + m] = s;
+            for m in 0..MR {
+                let mut s = sq[row + m];
+                for v in 0..NR {
+                    let t = y[m][v] - bv[v];
+                    s = t.mul_add(t, s);
+                }
+                sq[row + m] = s;
+            }
         }
     }
 }
